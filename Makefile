@@ -1,0 +1,30 @@
+# Two commands for a reader: `make compare` and `make test`. Each creates .venv on first use
+# (with plain python3 and pip) and reinstalls when pyproject.toml or constraints.txt change.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: compare test lint docs docs-build bench lock clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --group dev
+	touch $(INSTALLED)
+
+compare: $(INSTALLED)  ## serve each stage in turn and print one timing table
+	$(BIN)/python -m bench.compare
+
+test: $(INSTALLED)  ## the whole test suite against real servers
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lock: $(INSTALLED)  ## refresh constraints.txt from what is installed
+	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
+
+clean:
+	rm -rf $(VENV) site .pytest_cache

@@ -1,0 +1,13 @@
+"""`python -m step2_background` serves the app as the article does: uvicorn.run(..., reload=True)."""
+
+import os
+
+import uvicorn
+
+if __name__ == "__main__":
+    uvicorn.run(
+        "step2_background.app:app",
+        host="127.0.0.1",
+        port=int(os.environ.get("PORT", "8000")),
+        reload=True,
+    )

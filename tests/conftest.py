@@ -1,0 +1,75 @@
+"""Fixtures only: servers per module or per test, the measured timings, and the summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.server import STARTED, RunningServer, start_server
+from tests.stage_timing import StageTiming, format_table, measure_one_job
+
+# Jobs in tests are shortened through the documented setting, never by changing the code.
+JOB_SECONDS = 2.0
+TIMINGS = pytest.StashKey[list[StageTiming]]()
+
+StartServer = Callable[..., RunningServer]
+
+
+def _server_starter() -> Iterator[StartServer]:
+    started: list[RunningServer] = []
+
+    def start(app: str | None = None, **options: object) -> RunningServer:
+        server = start_server(app, **options)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def serve() -> Iterator[StartServer]:
+    """Start servers shared by a module's tests; all stop when the module ends."""
+    yield from _server_starter()
+
+
+@pytest.fixture
+def serve_fresh() -> Iterator[StartServer]:
+    """Start servers for one test (a clean state, other settings, a restart); all stop after it."""
+    yield from _server_starter()
+
+
+@pytest.fixture(scope="module")
+def stage_server(request: pytest.FixtureRequest, serve: StartServer) -> RunningServer:
+    """The module's STAGE served with the short test job."""
+    stage = request.module.STAGE
+    return serve(f"{stage}.app:app", env={"TASK_SECONDS": str(JOB_SECONDS)})
+
+
+@pytest.fixture(scope="module")
+def stage_timing(request: pytest.FixtureRequest, stage_server: RunningServer) -> StageTiming:
+    """One job measured on the module's stage server, kept for the summary table."""
+    timing = measure_one_job(stage_server, request.module.STAGE, JOB_SECONDS)
+    request.config.stash.setdefault(TIMINGS, []).append(timing)
+    return timing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_processes() -> Iterator[None]:
+    """After the whole run, no server process group that a test started may be left alive."""
+    yield
+    leftovers = [server.pid for server in STARTED if server.group_is_alive()]
+    assert not leftovers, f"server process groups still alive after the run: {leftovers}"
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    timings = config.stash.get(TIMINGS, [])
+    if timings:
+        terminalreporter.write_sep("=", "stage timings measured by this run (one job each)")
+        terminalreporter.write_line(format_table(timings))

@@ -1,0 +1,212 @@
+"""The one place that knows how to start an app under a real uvicorn and read its console.
+
+A server runs as a reader would run it: `python -m uvicorn PKG.app:app` in a subprocess,
+stdout and stderr merged, unbuffered. Every console line is kept with a monotonic timestamp,
+so a test can ask both "in what order" and "when".
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNNING_ON = re.compile(r"Uvicorn running on https?://[^:\s]+:(\d+)")
+STARTUP_SECONDS = 30.0
+STOP_SECONDS = 10.0
+
+T = TypeVar("T")
+
+# Every server this test process started, so the suite can prove none outlives it.
+STARTED: list[RunningServer] = []
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    at: float  # time.monotonic() when the line was read
+    text: str
+
+
+def wait_until(
+    condition: Callable[[], T],
+    timeout: float,
+    message: str = "condition",
+    interval: float = 0.02,
+) -> T:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class RunningServer:
+    """A started server process, its URL once bound, and everything it has printed."""
+
+    process: subprocess.Popen[str]
+    lines: list[ConsoleLine] = field(default_factory=list)
+    port: int | None = None
+    _reader: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def console_lines(self, since: int = 0) -> list[str]:
+        """The text of every line printed so far, from index `since` on."""
+        return [line.text for line in self.lines[since:]]
+
+    def mark(self) -> int:
+        """An index to pass as `since`, so a test reads only what came after this point."""
+        return len(self.lines)
+
+    def wait_for_line(
+        self, predicate: str | Callable[[str], bool], since: int = 0, timeout: float = 30.0
+    ) -> ConsoleLine:
+        """The first line from `since` on that equals `predicate` (or satisfies it)."""
+        matches = predicate.__eq__ if isinstance(predicate, str) else predicate
+
+        def found() -> ConsoleLine | None:
+            return next((line for line in self.lines[since:] if matches(line.text)), None)
+
+        return wait_until(found, timeout, f"console line {predicate!r}")
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def group_is_alive(self) -> bool:
+        """True while any process of the group we started (reloader, workers) still exists."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # a zombie-only group on some kernels; nothing runs
+            return False
+        return True
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_SECONDS) -> int:
+        """Stop the whole process group we started: `sig` first, SIGKILL after `timeout`."""
+        if self.is_alive():
+            _signal_group(self.process, sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process, signal.SIGKILL)
+                self.process.wait(STOP_SECONDS)
+        # Children (reload or --workers) die with the group; make sure none is left behind.
+        _signal_group(self.process, signal.SIGKILL)
+        if self._reader is not None:
+            self._reader.join(STOP_SECONDS)
+        return self.process.returncode
+
+    def _read_console(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            text = raw.rstrip("\n")
+            self.lines.append(ConsoleLine(time.monotonic(), text))
+            if self.port is None and (match := RUNNING_ON.search(text)):
+                self.port = int(match.group(1))
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """A last net: if a test run ends abruptly, still stop every group it started."""
+    for server in STARTED:
+        if server.is_alive():
+            server.stop(signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[str], sig: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+def uvicorn_command(app: str, *args: str) -> list[str]:
+    """The command a reader would type, on a free port chosen by the OS."""
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "0", *args]
+
+
+def start_server(
+    app: str | None = None,
+    *,
+    args: Sequence[str] = (),
+    command: Sequence[str] | None = None,
+    env: dict[str, str] | None = None,
+    ready_line: str = "Application startup complete",
+    ready_count: int = 1,
+    timeout: float = STARTUP_SECONDS,
+) -> RunningServer:
+    """Start `app` under uvicorn (or any `command` that prints uvicorn's banner) and wait until it serves.
+
+    Ready means `ready_line` was printed `ready_count` times (once per uvicorn worker). Uvicorn
+    prints "Application startup complete" after the socket is bound, so no request is refused.
+    """
+    if command is None:
+        if app is None:
+            raise ValueError("start_server needs an app ('pkg.app:app') or a command")
+        command = uvicorn_command(app, *args)
+    process = subprocess.Popen(
+        list(command),
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
+        # Its own process group, so stop() reaches reloaders and workers it spawns.
+        start_new_session=True,
+    )
+    server = RunningServer(process)
+    STARTED.append(server)
+    server._reader = threading.Thread(target=server._read_console, daemon=True)
+    server._reader.start()
+
+    def is_ready() -> bool:
+        started = sum(ready_line in line.text for line in server.lines)
+        return server.port is not None and started >= ready_count
+
+    try:
+        wait_until(
+            lambda: is_ready() or not server.is_alive(),
+            timeout,
+            f"{' '.join(command)} to start",
+        )
+        if not server.is_alive():
+            raise RuntimeError(
+                "server exited during startup:\n" + "\n".join(server.console_lines())
+            )
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@contextmanager
+def running_server(app: str | None = None, **options: object) -> Iterator[RunningServer]:
+    """start_server as a context manager: the server is stopped however the block ends."""
+    server = start_server(app, **options)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,92 @@
+"""Measure one job on a running stage server: when the response came, when the job ended, and
+the order of the console lines. The stage tests assert on it, `make compare` prints it, and the
+pytest summary tabulates what the tests measured.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from tests.server import RunningServer
+
+ARTICLE_STAGES = ("step1_blocking", "step2_background", "step3_status")
+ACCESS_LOG_POST = re.compile(r'"POST /long_task HTTP/1\.1" (\d{3})')
+# Short labels for the stage's console constants, in the words of the article's prints.
+EVENT_LABELS = {
+    "ENTERING": "entering",
+    "STARTING": "starting",
+    "ENDING": "ending",
+    "EXITING": "exiting",
+}
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    stage: str
+    job_seconds: float
+    response_seconds: float  # from sending the POST to having the whole response
+    job_finished_seconds: float  # from sending the POST to the job's "ending" line
+    console_order: tuple[str, ...]  # app lines and uvicorn's access-log line, as printed
+
+
+def console_strings(stage: str) -> dict[str, str]:
+    """The stage's own console strings (defined once in its app.py) mapped to short labels."""
+    app_module = importlib.import_module(f"{stage}.app")
+    return {getattr(app_module, name): label for name, label in EVENT_LABELS.items()}
+
+
+def console_events(stage: str, lines: list[str]) -> list[str]:
+    """The job's console events in order, with uvicorn's access-log line as "POST <code>"."""
+    labels = console_strings(stage)
+    events = []
+    for line in lines:
+        if line in labels:
+            events.append(labels[line])
+        elif match := ACCESS_LOG_POST.search(line):
+            events.append(f"POST {match.group(1)}")
+    return events
+
+
+def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> StageTiming:
+    """Send one POST /long_task and wait (with a deadline) until the job and the log are done."""
+    since = server.mark()
+    ending_text = next(text for text, label in console_strings(stage).items() if label == "ending")
+    with httpx.Client(base_url=server.url, timeout=job_seconds * 10 + 10) as client:
+        sent = time.monotonic()
+        response = client.post("/long_task")
+        answered = time.monotonic()
+    response.raise_for_status()
+    ending = server.wait_for_line(ending_text, since, timeout=job_seconds * 10 + 10)
+    server.wait_for_line(lambda text: bool(ACCESS_LOG_POST.search(text)), since)
+    # In stage 1 "exiting" follows "ending"; wait for it too so the order is complete.
+    server.wait_for_line(lambda text: console_strings(stage).get(text) == "exiting", since)
+    return StageTiming(
+        stage=stage,
+        job_seconds=job_seconds,
+        response_seconds=answered - sent,
+        job_finished_seconds=ending.at - sent,
+        console_order=tuple(console_events(stage, server.console_lines(since))),
+    )
+
+
+def format_table(timings: list[StageTiming]) -> str:
+    """A markdown table, one row per measurement, readable in a terminal as it is."""
+    rows = [
+        "| stage | job length | response after | job finished after | console order |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for timing in timings:
+        rows.append(
+            f"| {timing.stage} | {timing.job_seconds:.1f} s | {_duration(timing.response_seconds)} "
+            f"| {_duration(timing.job_finished_seconds)} | {' → '.join(timing.console_order)} |"
+        )
+    return "\n".join(rows)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"

@@ -1,0 +1,51 @@
+"""Stage 1: the job runs inside the request, so the client waits for all of it."""
+
+import threading
+import time
+
+import httpx
+
+from tests.conftest import JOB_SECONDS
+from tests.server import RunningServer
+from tests.stage_timing import StageTiming
+
+STAGE = "step1_blocking"
+
+
+def test_console_shows_the_job_inside_the_request(stage_timing: StageTiming) -> None:
+    # uvicorn logs the POST only once the response is sent: after the job has ended.
+    assert stage_timing.console_order == ("entering", "starting", "ending", "exiting", "POST 200")
+
+
+def test_response_arrives_only_after_the_whole_job(stage_timing: StageTiming) -> None:
+    assert stage_timing.response_seconds >= JOB_SECONDS
+    assert stage_timing.job_finished_seconds <= stage_timing.response_seconds
+
+
+def test_response_body_says_the_job_completed(stage_server: RunningServer) -> None:
+    # Also proves the setting is read per job: the same server, the same short job.
+    response = httpx.post(f"{stage_server.url}/long_task", timeout=JOB_SECONDS * 10)
+    assert response.status_code == 200
+    assert response.json() == {"status": "long task completed"}
+
+
+def test_two_simultaneous_requests_both_finish_in_about_one_job_length(
+    stage_server: RunningServer,
+) -> None:
+    # A plain `def` endpoint runs in anyio's worker-thread pool, not on the event loop, so two
+    # blocking requests sleep side by side: each client waits one job, not two.
+    finished: list[float] = []
+
+    def post() -> None:
+        httpx.post(f"{stage_server.url}/long_task", timeout=JOB_SECONDS * 10).raise_for_status()
+        finished.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(finished) == 2
+    # Served one after the other, the second would take 2 job lengths.
+    assert max(finished) < 1.6 * JOB_SECONDS

@@ -1,0 +1,35 @@
+"""Stage 2: BackgroundTasks sends the response first and runs the job after it."""
+
+import httpx
+
+from step2_background.app import ENDING
+from tests.conftest import JOB_SECONDS
+from tests.server import RunningServer
+from tests.stage_timing import StageTiming
+
+STAGE = "step2_background"
+
+
+def test_console_shows_the_response_leaving_before_the_job_starts(
+    stage_timing: StageTiming,
+) -> None:
+    # The access-log line is written when the response is sent, before the task begins.
+    assert stage_timing.console_order == ("entering", "exiting", "POST 200", "starting", "ending")
+
+
+def test_response_returns_in_a_fraction_of_the_job(stage_timing: StageTiming) -> None:
+    assert stage_timing.response_seconds < min(JOB_SECONDS / 10, 1.0)
+
+
+def test_job_still_runs_to_the_end_after_the_response(stage_timing: StageTiming) -> None:
+    assert stage_timing.job_finished_seconds >= JOB_SECONDS
+    assert stage_timing.job_finished_seconds > 5 * stage_timing.response_seconds
+
+
+def test_response_body_says_the_job_is_running(stage_server: RunningServer) -> None:
+    since = stage_server.mark()
+    response = httpx.post(f"{stage_server.url}/long_task")
+    assert response.status_code == 200
+    assert response.json() == {"status": "long task started"}
+    # Let the job end here, so the next test's console is not interleaved with it.
+    stage_server.wait_for_line(ENDING, since, timeout=JOB_SECONDS * 10)

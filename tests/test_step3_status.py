@@ -1,0 +1,34 @@
+"""Stage 3: the same background job, now with an id and a status to ask for.
+
+The status API itself (ids, running/completed/failed, 404, 422) is proven for every stage that
+serves it in test_status_contract.py; this module checks what is stage 3's own.
+"""
+
+import uuid
+
+import httpx
+
+from step3_status.app import ENDING
+from tests.conftest import JOB_SECONDS
+from tests.server import RunningServer
+from tests.stage_timing import StageTiming
+
+STAGE = "step3_status"
+
+
+def test_console_shows_the_response_leaving_before_the_job_starts(
+    stage_timing: StageTiming,
+) -> None:
+    assert stage_timing.console_order == ("entering", "exiting", "POST 200", "starting", "ending")
+
+
+def test_response_returns_in_a_fraction_of_the_job(stage_timing: StageTiming) -> None:
+    assert stage_timing.response_seconds < min(JOB_SECONDS / 10, 1.0)
+    assert stage_timing.job_finished_seconds >= JOB_SECONDS
+
+
+def test_task_ids_are_uuid1_as_in_the_article(stage_server: RunningServer) -> None:
+    since = stage_server.mark()
+    task_id = httpx.post(f"{stage_server.url}/long_task").json()
+    assert uuid.UUID(task_id).version == 1
+    stage_server.wait_for_line(ENDING, since, timeout=JOB_SECONDS * 10)
