@@ -1,4 +1,4 @@
-"""`python -m step2_background` serves the app as the article does: uvicorn.run(..., reload=True)."""
+"""`python -m step2_background` serves the app like the article: uvicorn.run(..., reload=True)."""
 
 import os
 

@@ -156,7 +156,7 @@ def start_server(
     ready_count: int = 1,
     timeout: float = STARTUP_SECONDS,
 ) -> RunningServer:
-    """Start `app` under uvicorn (or any `command` that prints uvicorn's banner) and wait until it serves.
+    """Start `app` under uvicorn (or a `command` printing uvicorn's banner); wait until it serves.
 
     Ready means `ready_line` was printed `ready_count` times (once per uvicorn worker). Uvicorn
     prints "Application startup complete" after the socket is bound, so no request is refused.
