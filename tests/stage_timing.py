@@ -32,6 +32,7 @@ class StageTiming:
     response_seconds: float  # from sending the POST to having the whole response
     job_finished_seconds: float  # from sending the POST to the job's "ending" line
     console_order: tuple[str, ...]  # app lines and uvicorn's access-log line, as printed
+    console: tuple[str, ...]  # every line the server printed for this job, verbatim
 
 
 def console_strings(stage: str) -> dict[str, str]:
@@ -71,6 +72,7 @@ def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> St
         response_seconds=answered - sent,
         job_finished_seconds=ending.at - sent,
         console_order=tuple(console_events(stage, server.console_lines(since))),
+        console=tuple(server.console_lines(since)),
     )
 
 
