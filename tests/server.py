@@ -115,6 +115,9 @@ class RunningServer:
                 self.process.wait(STOP_SECONDS)
         # Children (reload or --workers) die with the group; make sure none is left behind.
         _signal_group(self.process, signal.SIGKILL)
+        wait_until(
+            lambda: not self.group_is_alive(), STOP_SECONDS, f"process group {self.pid} to end"
+        )
         if self._reader is not None:
             self._reader.join(STOP_SECONDS)
         return self.process.returncode

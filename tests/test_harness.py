@@ -1,0 +1,31 @@
+"""The harness keeps its promise: a test that fails still stops every process it started."""
+
+import sys
+
+import psutil
+import pytest
+
+from tests.server import running_server, start_server
+
+
+class DeliberateFailure(Exception):
+    pass
+
+
+def test_a_failing_block_still_stops_its_server_and_children() -> None:
+    # `python -m step1_blocking` runs a reloader that spawns the real server as a child.
+    command = [sys.executable, "-m", "step1_blocking"]
+    with (
+        pytest.raises(DeliberateFailure),
+        running_server(command=command, env={"PORT": "0"}) as server,
+    ):
+        children = psutil.Process(server.pid).children(recursive=True)
+        assert children, "the reloader should have started a server process"
+        raise DeliberateFailure
+    assert not server.group_is_alive()
+    assert not any(child.is_running() and child.status() != "zombie" for child in children)
+
+
+def test_a_server_that_cannot_start_is_reported_and_stopped() -> None:
+    with pytest.raises(RuntimeError, match="exited during startup"):
+        start_server("no_such_module.app:app")
