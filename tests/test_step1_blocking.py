@@ -6,6 +6,7 @@ import time
 import httpx
 
 from tests.conftest import JOB_SECONDS
+from tests.console_check import assert_console_matches
 from tests.server import RunningServer
 from tests.stage_timing import StageTiming
 
@@ -49,3 +50,8 @@ def test_two_simultaneous_requests_both_finish_in_about_one_job_length(
     assert len(finished) == 2
     # Served one after the other, the second would take 2 job lengths.
     assert max(finished) < 1.6 * JOB_SECONDS
+
+
+def test_docs_console_block_is_what_the_server_printed(stage_timing: StageTiming) -> None:
+    # docs/console/STAGE.txt is the block the stage's docs page shows.
+    assert_console_matches(STAGE, stage_timing.console)

@@ -4,6 +4,7 @@ import httpx
 
 from step2_background.app import ENDING
 from tests.conftest import JOB_SECONDS
+from tests.console_check import assert_console_matches
 from tests.server import RunningServer
 from tests.stage_timing import StageTiming
 
@@ -33,3 +34,8 @@ def test_response_body_says_the_job_is_running(stage_server: RunningServer) -> N
     assert response.json() == {"status": "long task started"}
     # Let the job end here, so the next test's console is not interleaved with it.
     stage_server.wait_for_line(ENDING, since, timeout=JOB_SECONDS * 10)
+
+
+def test_docs_console_block_is_what_the_server_printed(stage_timing: StageTiming) -> None:
+    # docs/console/STAGE.txt is the block the stage's docs page shows.
+    assert_console_matches(STAGE, stage_timing.console)

@@ -10,6 +10,7 @@ import httpx
 
 from step3_status.app import ENDING
 from tests.conftest import JOB_SECONDS
+from tests.console_check import assert_console_matches
 from tests.server import RunningServer
 from tests.stage_timing import StageTiming
 
@@ -32,3 +33,8 @@ def test_task_ids_are_uuid1_as_in_the_article(stage_server: RunningServer) -> No
     task_id = httpx.post(f"{stage_server.url}/long_task").json()
     assert uuid.UUID(task_id).version == 1
     stage_server.wait_for_line(ENDING, since, timeout=JOB_SECONDS * 10)
+
+
+def test_docs_console_block_is_what_the_server_printed(stage_timing: StageTiming) -> None:
+    # docs/console/STAGE.txt is the block the stage's docs page shows.
+    assert_console_matches(STAGE, stage_timing.console)

@@ -1,0 +1,482 @@
+"""The docs site: it builds strictly, shows the real code with the real changes highlighted, its
+console blocks and figures are checked, and every page renders its code and diagrams in Chromium.
+
+The checks iterate over mkdocs.yml's nav, so pages that later issues add are checked the same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import http.server
+import itertools
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.server import REPO_ROOT, running_server, wait_until
+from tests.stage_timing import StageTiming, format_table, measure_one_job
+
+DOCS = REPO_ROOT / "docs"
+MKDOCS_YML = REPO_ROOT / "mkdocs.yml"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+BUILD_SECONDS = 60.0
+RENDER_SECONDS = 15.0
+# How far a figure on the compare page may be from a fresh measurement. Far above the noise of a
+# request round trip, far below the gap between the stages (a whole job length).
+COMPARE_TOLERANCE_SECONDS = 0.3
+
+STAGE_FILE = re.compile(r"^step(?P<number>\d+)_[a-z0-9_]+/")
+SNIPPET = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+)(?::(?P<start>\d+):(?P<end>\d+))?"\s*$')
+FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,})\s*(?P<lang>[\w-]+)(?P<options>.*)$")
+OPTION = re.compile(r'(?P<name>\w+)="(?P<value>[^"]*)"')
+MERMAID_PARTICIPANT = re.compile(r"^\s*participant\s+(?P<name>\w+)(?:\s+as\s+(?P<label>.+))?$")
+
+
+class _MkdocsYamlLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml; `!!python/name:` tags (superfences' fence formatter) load as strings."""
+
+
+_MkdocsYamlLoader.add_multi_constructor(
+    "tag:yaml.org,2002:python/name:", lambda _loader, suffix, _node: suffix
+)
+
+
+def _flatten_nav(entries: list[Any]) -> list[str]:
+    pages: list[str] = []
+    for entry in entries:
+        values = entry.values() if isinstance(entry, dict) else [entry]
+        for value in values:
+            pages.extend(_flatten_nav(value) if isinstance(value, list) else [value])
+    return [page for page in pages if page.endswith(".md")]
+
+
+def nav_pages() -> list[str]:
+    """Every page in mkdocs.yml's nav, in order, as paths relative to docs/."""
+    config = yaml.load(MKDOCS_YML.read_text(encoding="utf-8"), Loader=_MkdocsYamlLoader)
+    return _flatten_nav(config["nav"])
+
+
+def stage_pages() -> list[str]:
+    return [page for page in nav_pages() if STAGE_FILE.match(page.removesuffix(".md") + "/")]
+
+
+@dataclass(frozen=True)
+class IncludedCode:
+    """A fenced code block on a page whose body is one snippet include."""
+
+    page: str
+    path: str  # relative to the repository root, as the snippet names it
+    start: int | None
+    end: int | None
+    options: dict[str, str]
+
+    @property
+    def hl_lines(self) -> list[int] | None:
+        raw = self.options.get("hl_lines")
+        return None if raw is None else parse_line_numbers(raw)
+
+
+def parse_line_numbers(raw: str) -> list[int]:
+    """pymdownx.highlight's hl_lines syntax: "1 5 7-9" -> [1, 5, 7, 8, 9]."""
+    numbers: list[int] = []
+    for part in raw.split():
+        first, _, last = part.partition("-")
+        numbers.extend(range(int(first), int(last or first) + 1))
+    return numbers
+
+
+def included_code(page: str) -> list[IncludedCode]:
+    lines = (DOCS / page).read_text(encoding="utf-8").splitlines()
+    blocks = []
+    for opening, body in itertools.pairwise(lines):
+        fence, snippet = FENCE_OPEN.match(opening), SNIPPET.match(body)
+        if fence and snippet:
+            start, end = snippet.group("start"), snippet.group("end")
+            blocks.append(
+                IncludedCode(
+                    page=page,
+                    path=snippet.group("path"),
+                    start=int(start) if start else None,
+                    end=int(end) if end else None,
+                    options=dict(OPTION.findall(fence.group("options"))),
+                )
+            )
+    return blocks
+
+
+def mermaid_sources(page: str) -> list[str]:
+    """The body of every ```mermaid fence on a page."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return re.findall(r"^\s*```mermaid\s*\n(.*?)^\s*```\s*$", text, flags=re.M | re.S)
+
+
+def previous_stage_file(path: str) -> Path | None:
+    """The same file in the stage before (step2_x/app.py -> step1_y/app.py), if there is one."""
+    match = STAGE_FILE.match(path)
+    if match is None:
+        return None
+    relative = path[match.end() :]
+    previous = int(match.group("number")) - 1
+    candidates = sorted(REPO_ROOT.glob(f"step{previous}_*/{relative}"))
+    return candidates[0] if candidates else None
+
+
+def changed_lines(old: Path, new: Path) -> list[int]:
+    """1-based numbers of the lines in `new` that difflib finds inserted or replaced since `old`."""
+    old_lines = old.read_text(encoding="utf-8").splitlines()
+    new_lines = new.read_text(encoding="utf-8").splitlines()
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    return [
+        number + 1
+        for tag, _i1, _i2, j1, j2 in matcher.get_opcodes()
+        if tag in ("replace", "insert")
+        for number in range(j1, j2)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The build
+
+
+@dataclass(frozen=True)
+class Build:
+    result: subprocess.CompletedProcess[str]
+    site: Path
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """`mkdocs build --strict` into a temporary directory, as CI and `make docs-build` run it."""
+    site = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=BUILD_SECONDS,
+    )
+    return Build(result, site)
+
+
+def site_path(page: str) -> str:
+    """Where mkdocs puts a page (use_directory_urls): "index.md" -> "", "a.md" -> "a/"."""
+    return "" if page == "index.md" else page.removesuffix(".md") + "/"
+
+
+def test_mkdocs_build_strict_passes(build: Build) -> None:
+    # Strict mode fails on broken links, unknown anchors and (with check_paths) missing snippets.
+    assert build.result.returncode == 0, build.result.stdout + build.result.stderr
+    for page in nav_pages():
+        assert (build.site / site_path(page) / "index.html").exists(), f"{page} was not built"
+
+
+def test_every_page_in_docs_is_in_the_nav() -> None:
+    # Top level only: subfolders (docs/console, generated includes) hold snippets, not pages.
+    pages = {path.name for path in DOCS.glob("*.md")}
+    assert pages == set(nav_pages())
+
+
+# ---------------------------------------------------------------------------------------------
+# What the pages show
+
+
+@pytest.mark.parametrize("page", stage_pages())
+def test_highlighted_lines_are_the_lines_changed_since_the_previous_stage(page: str) -> None:
+    # On a stage page a highlight means "changed since the previous stage" (other pages may
+    # highlight for other reasons, e.g. the line a pitfall is about).
+    for block in included_code(page):
+        previous = previous_stage_file(block.path)
+        if block.hl_lines is None or previous is None:
+            continue
+        changed = changed_lines(previous, REPO_ROOT / block.path)
+        first = block.start or 1
+        last = block.end or len((REPO_ROOT / block.path).read_text(encoding="utf-8").splitlines())
+        expected = [number - first + 1 for number in changed if first <= number <= last]
+        assert block.hl_lines == expected, (
+            f"{page}: hl_lines for {block.path} lines {first}-{last} should be "
+            f"{' '.join(map(str, expected))} (changed since {previous.relative_to(REPO_ROOT)})"
+        )
+
+
+@pytest.mark.parametrize("page", stage_pages())
+def test_stage_page_highlights_what_changed_in_its_app(page: str) -> None:
+    stage = page.removesuffix(".md")
+    whole_app = [
+        block
+        for block in included_code(page)
+        if block.path == f"{stage}/app.py" and block.start is None
+    ]
+    assert whole_app, f"{page} must include the whole {stage}/app.py"
+    if previous_stage_file(f"{stage}/app.py") is not None:
+        assert all(block.hl_lines for block in whole_app), f"{page}: highlight what changed"
+
+
+@pytest.mark.parametrize("page", stage_pages())
+def test_partial_includes_cut_the_file_between_whole_blocks(page: str) -> None:
+    # A line range that drifts (lines added above it) would cut a function in half; this
+    # catches that: the range must start and end next to a blank line or the file's ends.
+    for block in included_code(page):
+        if block.start is None or block.end is None:
+            continue
+        lines = (REPO_ROOT / block.path).read_text(encoding="utf-8").splitlines()
+        before = lines[block.start - 2] if block.start > 1 else ""
+        after = lines[block.end] if block.end < len(lines) else ""
+        where = f"{page}: {block.path}:{block.start}:{block.end}"
+        assert not before.strip(), f"{where} starts in the middle of a block"
+        assert not after.strip(), f"{where} ends in the middle of a block"
+        assert lines[block.start - 1].strip() and lines[block.end - 1].strip(), where
+        if "linenums" in block.options:
+            assert int(block.options["linenums"]) == block.start, f"{where}: linenums"
+
+
+@pytest.mark.parametrize("page", stage_pages())
+def test_stage_page_has_console_block_and_sequence_diagram(page: str) -> None:
+    assert any(block.path.startswith("docs/console/") for block in included_code(page))
+    assert any(source.lstrip().startswith("sequenceDiagram") for source in mermaid_sources(page))
+
+
+@pytest.mark.parametrize("page", stage_pages())
+def test_stage_page_ends_by_pointing_to_the_next_page(page: str) -> None:
+    pages = nav_pages()
+    following = pages[pages.index(page) + 1 :]
+    assert following, f"{page} is the last page in the nav"
+    text = (DOCS / page).read_text(encoding="utf-8")
+    assert f"]({following[0]})" in text.strip().splitlines()[-1], f"{page} links to {following[0]}"
+
+
+def console_blocks() -> list[str]:
+    return sorted(path.stem for path in (DOCS / "console").glob("*.txt"))
+
+
+def test_there_are_console_blocks() -> None:
+    assert console_blocks(), "no console blocks in docs/console"
+
+
+@pytest.mark.parametrize("name", console_blocks())
+def test_console_block_is_shown_by_a_page_and_checked_by_a_test(name: str) -> None:
+    pages_text = "\n".join(path.read_text(encoding="utf-8") for path in DOCS.rglob("*.md"))
+    assert f'"docs/console/{name}.txt"' in pages_text, f"no page includes {name}.txt"
+    # A test checks a block by calling assert_console_matches with the block's name, quoted in
+    # its module (directly, or as the module's STAGE).
+    test_modules = [
+        path.read_text(encoding="utf-8") for path in (REPO_ROOT / "tests").glob("test_*.py")
+    ]
+    assert any(
+        "assert_console_matches(" in module and f'"{name}"' in module for module in test_modules
+    ), f"no test module calls assert_console_matches for {name!r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The compare page's numbers
+
+
+def _seconds(figure: str) -> float:
+    value, unit = figure.split()
+    return float(value) / 1000 if unit == "ms" else float(value)
+
+
+def compare_page_rows() -> list[list[str]]:
+    """The cells of the timing table on compare.md (the table `make compare` prints)."""
+    text = (DOCS / "compare.md").read_text(encoding="utf-8")
+    header = format_table([])
+    assert header in text, "compare.md must show the table exactly as format_table prints it"
+    after_header = text.split(header, 1)[1].lstrip("\n")
+    table = after_header.split("\n\n", 1)[0].splitlines()
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in table]
+
+
+def measure_stage(stage: str, job_seconds: float) -> StageTiming:
+    """Serve `stage` afresh, as `make compare` does, and measure one job on it."""
+    with running_server(f"{stage}.app:app", env={"TASK_SECONDS": str(job_seconds)}) as server:
+        return measure_one_job(server, stage, job_seconds)
+
+
+def test_compare_page_table_agrees_with_a_live_measurement() -> None:
+    rows = compare_page_rows()
+    assert len(rows) >= 3, rows
+    # The page tells the reader how close its figures are checked; keep that sentence honest.
+    stated = f"within {COMPARE_TOLERANCE_SECONDS} s of the"
+    assert stated in (DOCS / "compare.md").read_text(encoding="utf-8"), stated
+    # One server per stage, all at once: each job is a sleep in its own process, so running
+    # them side by side saves the suite seconds without disturbing what is measured.
+    with ThreadPoolExecutor(max_workers=len(rows)) as pool:
+        measured = list(pool.map(lambda row: measure_stage(row[0], _seconds(row[1])), rows))
+    for (stage, _job, response, finished, order), live in zip(rows, measured, strict=True):
+        assert " → ".join(live.console_order) == order, stage
+        assert abs(live.response_seconds - _seconds(response)) < COMPARE_TOLERANCE_SECONDS, (
+            f"{stage}: page says the response came after {response}, "
+            f"measured {live.response_seconds:.3f} s"
+        )
+        assert abs(live.job_finished_seconds - _seconds(finished)) < COMPARE_TOLERANCE_SECONDS, (
+            f"{stage}: page says the job finished after {finished}, "
+            f"measured {live.job_finished_seconds:.3f} s"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The browser check
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the test output clean; requests are checked in the browser instead."""
+
+
+@pytest.fixture(scope="module")
+def site_url(build: Build) -> Iterator[str]:
+    """The built site served on 127.0.0.1 from a thread (a static site needs nothing more)."""
+    assert build.result.returncode == 0, "the site did not build"
+    handler = functools.partial(_QuietHandler, directory=str(build.site))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+@dataclass
+class Browser:
+    page: Any  # playwright.sync_api.Page
+    cdp: Any  # playwright.sync_api.CDPSession
+    outside_requests: list[str]
+    errors: list[str]
+
+
+@pytest.fixture(scope="module")
+def browser(site_url: str) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} not found: install Debian's Chromium (`apt-get install chromium`, "
+            "as .ci/run does) to run the browser check"
+        )
+    from playwright.sync_api import Route, sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = chromium.new_page()
+            checked = Browser(page, page.context.new_cdp_session(page), [], [])
+
+            # Nothing may leave 127.0.0.1: the mermaid script and fonts must come from the site.
+            def only_the_site(route: Route) -> None:
+                if route.request.url.startswith(site_url):
+                    route.continue_()
+                else:
+                    checked.outside_requests.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_the_site)
+            page.on("pageerror", lambda error: checked.errors.append(str(error)))
+            yield checked
+        finally:
+            chromium.close()
+
+
+def _rendered_mermaid_texts(cdp: Any) -> list[str]:
+    """The text of each <svg> inside a rendered `div.mermaid`.
+
+    mkdocs-material puts each diagram in a *closed* shadow root, which page scripts and
+    Playwright selectors cannot see; the DevTools protocol's DOM with pierce=True does.
+    """
+    document = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})
+    texts: list[str] = []
+
+    def text_of(node: dict[str, Any]) -> str:
+        own = node.get("nodeValue", "") if node.get("nodeType") == 3 else ""
+        return own + "".join(text_of(child) for child in _children(node))
+
+    def walk(node: dict[str, Any], inside_mermaid: bool) -> None:
+        attributes = node.get("attributes", [])
+        classes = dict(zip(attributes[::2], attributes[1::2], strict=True)).get("class", "")
+        inside_mermaid = inside_mermaid or (
+            node.get("localName") == "div" and "mermaid" in classes.split()
+        )
+        if inside_mermaid and node.get("localName") == "svg":
+            texts.append(text_of(node))
+            return
+        for child in _children(node):
+            walk(child, inside_mermaid)
+
+    walk(document["root"], False)
+    return texts
+
+
+def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*node.get("children", []), *node.get("shadowRoots", [])]
+
+
+def _wait_for_rendered_diagrams(browser: Browser, count: int, page: str) -> list[str]:
+    """The texts of the page's rendered diagrams, once all `count` of them are drawn."""
+    if count == 0:
+        assert not _rendered_mermaid_texts(browser.cdp)
+        return []
+
+    def all_drawn_or_failed() -> bool:
+        # A diagram that does not parse raises in the page instead: stop waiting, report it.
+        return len(_rendered_mermaid_texts(browser.cdp)) >= count or bool(browser.errors)
+
+    wait_until(
+        all_drawn_or_failed, RENDER_SECONDS, f"{count} rendered mermaid diagram(s) on {page}"
+    )
+    assert not browser.errors, f"script errors on {page}: {browser.errors}"
+    return _rendered_mermaid_texts(browser.cdp)
+
+
+def _participants(source: str) -> list[str]:
+    names = []
+    for line in source.splitlines():
+        if match := MERMAID_PARTICIPANT.match(line):
+            names.append((match.group("label") or match.group("name")).strip())
+    return names
+
+
+@pytest.mark.parametrize("page", nav_pages())
+def test_page_renders_its_code_and_diagrams_in_chromium(
+    page: str, browser: Browser, site_url: str
+) -> None:
+    browser.outside_requests.clear()
+    browser.errors.clear()
+    response = browser.page.goto(f"{site_url}/{site_path(page)}")
+    assert response is not None and response.ok
+
+    # textContent, not innerText: code in a tab that is not selected is hidden but present.
+    code_text = "\n".join(browser.page.locator(".highlight code").all_text_contents())
+    for block in included_code(page):
+        lines = (REPO_ROOT / block.path).read_text(encoding="utf-8").splitlines()
+        shown = [line for line in lines[(block.start or 1) - 1 : block.end] if line.strip()]
+        assert shown[-1].strip() in code_text, f"{block.path} is not shown on {page}"
+
+    diagrams = mermaid_sources(page)
+    texts = _wait_for_rendered_diagrams(browser, len(diagrams), page)
+    for source, text in zip(diagrams, texts, strict=True):
+        assert "Syntax error" not in text
+        for participant in _participants(source):
+            assert participant in text, f"{participant!r} missing from the diagram on {page}"
+
+    assert not browser.outside_requests, f"requests left 127.0.0.1: {browser.outside_requests}"
+    assert not browser.errors, f"script errors on {page}: {browser.errors}"
