@@ -1,0 +1,577 @@
+"""The pitfalls the article never mentions, each proven against a real uvicorn server.
+
+docs/pitfalls.md explains them in the same order. Each test records the figure it measured
+(tests/pitfall_figures.py); the last test checks the page's figures against this run's.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import anyio.to_thread
+import httpx
+import pytest
+
+from pitfalls import blocking_async, failures, raise_after_add_task
+from pitfalls.concurrent_requests import send_at_once, timed_post
+from pitfalls.in_process_clients import (
+    seconds_for_post_with_asgi_transport,
+    seconds_for_post_with_test_client,
+)
+from pitfalls.larger_thread_pool import THREAD_TOKENS
+from pitfalls.measure_memory import as_markdown, measure
+from pitfalls.uuid1_leak import created_at, hardware_address
+from step2_background import app as stage2
+from step3_status import app as stage3
+from tests.conftest import StartServer
+from tests.console_check import assert_console_matches
+from tests.pitfall_figures import (
+    PITFALL_TITLES,
+    SECTIONS_MD,
+    SUMMARY_MD,
+    WRITE_FIGURES,
+    Figure,
+    disagreements,
+    live_figures,
+    record,
+    render_sections,
+    render_summary,
+    store,
+    stored_figures,
+)
+from tests.server import REPO_ROOT, RunningServer, wait_until
+
+JOB = 1.0  # where the job's length only has to be visible next to a fast answer
+POOL_JOB = 3.0  # pitfall 3: long enough that 40 jobs are posted well before the first ends
+DEFAULT_THREAD_TOKENS = 40  # anyio's default limiter, shared by every sync call in the app
+FAST = 0.3  # a tolerance for figures that are "at once": under this, however noisy the machine
+SLOW = 0.5  # tolerance, as a share of the job, for figures that wait for a job
+STATUS_LOG = re.compile(r'"GET /status\?task_id=\S+ HTTP/1\.1" (\d{3})')
+SHUTDOWN_WAITS = "Waiting for background tasks to complete. (CTRL+C to force quit)"
+
+
+def seconds_for(call: Callable[[], object]) -> float:
+    started = time.monotonic()
+    call()
+    return time.monotonic() - started
+
+
+def figure(
+    request: pytest.FixtureRequest, key: str, label: str, value: float, tolerance: float
+) -> None:
+    """Record a measured figure; its key starts with its pitfall's number ("p3_...")."""
+    pitfall = int(key[1:].split("_", 1)[0])
+    unit = "%" if key.endswith("_share") else "s"
+    record(request.config, Figure(key, pitfall, label, value, unit, tolerance))
+
+
+def occurrences(lines: list[str], text: str) -> list[int]:
+    """The index of each line showing `text`, once for every time it shows it.
+
+    Jobs print from many threads at once, and print() writes the text and the newline
+    separately, so two prints can share a line: count occurrences, not equal lines.
+    """
+    return [n for n, line in enumerate(lines) for _ in range(line.count(text))]
+
+
+def wait_for_count(server: RunningServer, text: str, at_least: int, since: int) -> None:
+    wait_until(
+        lambda: len(occurrences(server.console_lines(since), text)) >= at_least,
+        timeout=POOL_JOB * 10,
+        message=f"{at_least} lines {text!r}",
+    )
+
+
+# --- 1. In-process test clients wait for background tasks ------------------------------------
+
+
+def test_in_process_clients_return_only_after_the_job(
+    request: pytest.FixtureRequest, serve: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The one place the suite uses in-process clients: how they differ from a real server is
+    # the pitfall. Both await the whole ASGI call, and the background tasks run inside it.
+    monkeypatch.setenv("TASK_SECONDS", str(JOB))
+    asgi_transport = seconds_for_post_with_asgi_transport(stage2.app, "/long_task")
+    test_client = seconds_for_post_with_test_client(stage2.app, "/long_task")
+    server = serve("step2_background.app:app", env={"TASK_SECONDS": str(JOB)})
+    real_server = timed_post(f"{server.url}/long_task")
+
+    assert asgi_transport >= JOB
+    assert test_client >= JOB
+    assert real_server < JOB / 2  # generous for a loaded machine; still half the others
+    job = f"(job {JOB:g} s)"
+    transport_label = f"httpx.ASGITransport: POST returned after {job}"
+    figure(request, "p1_asgi_transport", transport_label, asgi_transport, JOB * SLOW)
+    test_client_label = f"TestClient: POST returned after {job}"
+    figure(request, "p1_test_client", test_client_label, test_client, JOB * SLOW)
+    real_server_label = f"real uvicorn server: POST returned after {job}"
+    figure(request, "p1_real_server", real_server_label, real_server, FAST)
+
+
+# --- 2. async def + time.sleep freezes the whole server ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blocking_server(serve: StartServer) -> RunningServer:
+    return serve("pitfalls.blocking_async:app", env={"TASK_SECONDS": str(JOB)})
+
+
+SLEEPERS = [
+    # (route, the sleeper's name as it prints it, does it freeze the server?)
+    ("/endpoint/async_time_sleep", "async_endpoint_with_time_sleep", True),
+    ("/endpoint/def_time_sleep", "def_endpoint_with_time_sleep", False),
+    ("/endpoint/async_asyncio_sleep", "async_endpoint_with_asyncio_sleep", False),
+    ("/job/async_time_sleep", "async_job_with_time_sleep", True),
+    ("/job/def_time_sleep", "def_job_with_time_sleep", False),
+    ("/job/async_asyncio_sleep", "async_job_with_asyncio_sleep", False),
+]
+
+
+@pytest.mark.parametrize(("route", "sleeper", "freezes"), SLEEPERS, ids=[s[1] for s in SLEEPERS])
+def test_only_time_sleep_in_async_code_makes_other_requests_wait(
+    request: pytest.FixtureRequest,
+    blocking_server: RunningServer,
+    route: str,
+    sleeper: str,
+    freezes: bool,
+) -> None:
+    since = blocking_server.mark()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sleeping = pool.submit(timed_post, blocking_server.url + route)
+        blocking_server.wait_for_line(f"{blocking_async.SLEEPING} {sleeper}", since)
+        # The bystander: an async endpoint that does nothing, sent while the sleep runs.
+        ping = seconds_for(lambda: httpx.get(f"{blocking_server.url}/ping").raise_for_status())
+        sleeping.result()
+
+    if freezes:
+        assert ping >= JOB / 2, f"/ping should wait for {sleeper}'s sleep, took {ping:.3f} s"
+    else:
+        assert ping < JOB / 3, f"/ping should not wait for {sleeper}, took {ping:.3f} s"
+    figure(
+        request,
+        f"p2_{sleeper}",
+        f"GET /ping while `{sleeper}` sleeps {JOB:g} s",
+        ping,
+        tolerance=JOB * SLOW if freezes else FAST,
+    )
+
+
+# --- 3. The shared thread pool starves --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolRun:
+    """What one server did with a batch of stage-3 jobs in flight."""
+
+    status_seconds: dict[int, float]  # jobs in flight -> how long GET /status took
+    lines: list[str]  # everything the server printed from the first POST on
+
+
+def post_jobs(server: RunningServer, client: httpx.Client, count: int, since: int) -> None:
+    """POST `count` jobs, then wait until the server has started every job posted since `since`."""
+    already = len(occurrences(server.console_lines(since), stage3.STARTING))
+    for _ in range(count):
+        client.post("/long_task").raise_for_status()
+    wait_for_count(server, stage3.STARTING, already + count, since)
+
+
+def time_status(server: RunningServer, client: httpx.Client) -> float:
+    """Seconds for one GET /status; returns once uvicorn's access line for it has been read."""
+    since = server.mark()
+    # Any id will do: the question is when the endpoint gets to run, not what it answers.
+    seconds = seconds_for(lambda: client.get("/status", params={"task_id": "any"}))
+    server.wait_for_line(lambda line: bool(STATUS_LOG.search(line)), since)
+    return seconds
+
+
+def stop_at_once(server: RunningServer) -> None:
+    """SIGKILL: the jobs still sleeping would otherwise hold up the graceful stop."""
+    server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def stage3_pool(serve: StartServer) -> PoolRun:
+    """Stage 3 as it is: 39 jobs, then 40, then a 41st POST sent while the 40 run."""
+    server = serve("step3_status.app:app", env={"TASK_SECONDS": str(POOL_JOB)})
+    since = server.mark()
+    status_seconds = {}
+    with httpx.Client(base_url=server.url, timeout=POOL_JOB * 10) as client:
+        post_jobs(server, client, DEFAULT_THREAD_TOKENS - 1, since)
+        status_seconds[DEFAULT_THREAD_TOKENS - 1] = time_status(server, client)
+        post_jobs(server, client, 1, since)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            forty_first = pool.submit(timed_post, f"{server.url}/long_task")
+            status_seconds[DEFAULT_THREAD_TOKENS] = time_status(server, client)
+            forty_first.result()
+    wait_for_count(server, stage3.STARTING, DEFAULT_THREAD_TOKENS + 1, since)
+    lines = server.console_lines(since)
+    stop_at_once(server)
+    return PoolRun(status_seconds, lines)
+
+
+def fix_pool_run(serve: StartServer, app: str, jobs: int) -> PoolRun:
+    """`jobs` stage-3 jobs in flight on a fixed app, then GET /status."""
+    server = serve(app, env={"TASK_SECONDS": str(POOL_JOB)})
+    since = server.mark()
+    with httpx.Client(base_url=server.url, timeout=POOL_JOB * 10) as client:
+        post_jobs(server, client, jobs, since)
+        status = time_status(server, client)
+    lines = server.console_lines(since)
+    stop_at_once(server)
+    return PoolRun({jobs: status}, lines)
+
+
+def status_answered_before_any_job_ended(lines: list[str], nth: int = -1) -> bool:
+    """Did uvicorn log the nth GET /status (the last by default) before any "Ending long task"?"""
+    status_line = [n for n, line in enumerate(lines) if STATUS_LOG.search(line)][nth]
+    return not occurrences(lines[:status_line], stage3.ENDING)
+
+
+def test_the_default_thread_pool_has_40_tokens() -> None:
+    async def total_tokens() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    assert anyio.run(total_tokens) == DEFAULT_THREAD_TOKENS
+
+
+def test_status_answers_at_once_with_39_jobs_in_flight(
+    request: pytest.FixtureRequest, stage3_pool: PoolRun
+) -> None:
+    seconds = stage3_pool.status_seconds[DEFAULT_THREAD_TOKENS - 1]
+    assert status_answered_before_any_job_ended(stage3_pool.lines, nth=0)
+    assert seconds < POOL_JOB / 5
+    figure(
+        request,
+        "p3_status_39_jobs",
+        f"stage 3, 39 jobs of {POOL_JOB:g} s in flight: GET /status took",
+        seconds,
+        tolerance=FAST,
+    )
+
+
+def test_status_waits_for_a_job_to_end_with_40_jobs_in_flight(
+    request: pytest.FixtureRequest, stage3_pool: PoolRun
+) -> None:
+    seconds = stage3_pool.status_seconds[DEFAULT_THREAD_TOKENS]
+    # The server's own console orders it: /status ran only after the first job ended.
+    assert not status_answered_before_any_job_ended(stage3_pool.lines)
+    assert seconds > POOL_JOB / 3
+    figure(
+        request,
+        "p3_status_40_jobs",
+        f"stage 3, 40 jobs of {POOL_JOB:g} s in flight: GET /status took",
+        seconds,
+        tolerance=POOL_JOB * SLOW,
+    )
+
+
+def test_the_41st_job_starts_only_when_a_slot_frees(stage3_pool: PoolRun) -> None:
+    first_end = occurrences(stage3_pool.lines, stage3.ENDING)[0]
+    starts = occurrences(stage3_pool.lines, stage3.STARTING)
+    assert len(starts) == DEFAULT_THREAD_TOKENS + 1
+    assert starts[DEFAULT_THREAD_TOKENS - 1] < first_end < starts[DEFAULT_THREAD_TOKENS]
+
+
+def test_async_status_endpoint_answers_at_once_with_40_jobs_in_flight(
+    request: pytest.FixtureRequest, serve: StartServer
+) -> None:
+    # POST /long_task is still a sync endpoint, so a 41st POST would wait: keep to 40 jobs.
+    run = fix_pool_run(serve, "pitfalls.async_status:app", DEFAULT_THREAD_TOKENS)
+    seconds = run.status_seconds[DEFAULT_THREAD_TOKENS]
+    assert status_answered_before_any_job_ended(run.lines)
+    assert seconds < POOL_JOB / 5
+    figure(
+        request,
+        "p3_async_status_40_jobs",
+        "fix 1, `async def status`, 40 jobs in flight: GET /status took",
+        seconds,
+        tolerance=FAST,
+    )
+
+
+def test_larger_thread_pool_runs_45_jobs_at_once_and_answers_status(
+    request: pytest.FixtureRequest, serve: StartServer
+) -> None:
+    jobs = DEFAULT_THREAD_TOKENS + 5
+    run = fix_pool_run(serve, "pitfalls.larger_thread_pool:app", jobs)
+    assert len(occurrences(run.lines, stage3.STARTING)) == jobs  # all started, none waited
+    assert status_answered_before_any_job_ended(run.lines)
+    assert run.status_seconds[jobs] < POOL_JOB / 5
+    figure(
+        request,
+        "p3_larger_pool_45_jobs",
+        f"fix 2, {THREAD_TOKENS} tokens, {jobs} jobs in flight: GET /status took",
+        run.status_seconds[jobs],
+        tolerance=FAST,
+    )
+
+
+# --- 4. Several workers split the dict --------------------------------------------------------
+
+
+def test_two_workers_answer_404_for_ids_the_other_worker_created(
+    request: pytest.FixtureRequest, serve_fresh: StartServer
+) -> None:
+    server = serve_fresh(
+        "step3_status.app:app", args=["--workers", "2"], env={"TASK_SECONDS": "0"}, ready_count=2
+    )
+    # httpx.post/get open a new connection each time, so the kernel hands each request to
+    # whichever worker accepts first, as it would for many separate clients.
+    ids = [httpx.post(f"{server.url}/long_task").raise_for_status().json() for _ in range(12)]
+    answers = {
+        task_id: [
+            httpx.get(f"{server.url}/status", params={"task_id": task_id}).status_code
+            for _ in range(3)
+        ]
+        for task_id in ids
+    }
+    codes = [code for per_id in answers.values() for code in per_id]
+    assert set(codes) == {200, 404}
+    # The same id exists or not depending on which process answers.
+    assert any(set(per_id) == {200, 404} for per_id in answers.values())
+    figure(
+        request,
+        "p4_404_share",
+        "stage 3 under `--workers 2`: GET /status for ids it created answered 404",
+        100 * codes.count(404) / len(codes),
+        tolerance=40,
+    )
+
+
+# --- 5. A restart forgets everything ----------------------------------------------------------
+
+
+def test_sigterm_waits_for_the_job_and_the_restarted_server_forgets_its_id(
+    request: pytest.FixtureRequest, serve_fresh: StartServer
+) -> None:
+    env = {"TASK_SECONDS": str(2 * JOB)}
+    first = serve_fresh("step3_status.app:app", env=env)
+    since = first.mark()
+    task_id = httpx.post(f"{first.url}/long_task").raise_for_status().json()
+    first.wait_for_line(stage3.STARTING, since)
+    stop_seconds = seconds_for(first.stop)  # SIGTERM, as Ctrl+C or a deploy would send
+    lines = first.console_lines(since)
+    assert_console_matches("pitfall5_sigterm", lines)
+    waiting = next(n for n, line in enumerate(lines) if SHUTDOWN_WAITS in line)
+    assert waiting < lines.index(stage3.ENDING)
+    assert stop_seconds > JOB
+
+    second = serve_fresh("step3_status.app:app", env=env)
+    response = httpx.get(f"{second.url}/status", params={"task_id": task_id})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Item not found"}
+    figure(
+        request,
+        "p5_sigterm_stop",
+        f"SIGTERM during a {2 * JOB:g} s job: the server stopped after",
+        stop_seconds,
+        tolerance=2 * JOB * SLOW,
+    )
+
+
+def test_graceful_shutdown_timeout_cuts_the_job_off(
+    request: pytest.FixtureRequest, serve_fresh: StartServer
+) -> None:
+    server = serve_fresh(
+        "step3_status.app:app",
+        args=["--timeout-graceful-shutdown", "1"],
+        env={"TASK_SECONDS": str(3 * JOB)},
+    )
+    since = server.mark()
+    httpx.post(f"{server.url}/long_task").raise_for_status()
+    server.wait_for_line(stage3.STARTING, since)
+    stop_seconds = seconds_for(server.stop)
+    lines = server.console_lines(since)
+    assert_console_matches("pitfall5_graceful_timeout", lines)
+    assert stage3.ENDING not in lines
+    assert stop_seconds < 3 * JOB
+    figure(
+        request,
+        "p5_graceful_timeout_stop",
+        f"`--timeout-graceful-shutdown 1` during a {3 * JOB:g} s job: stopped after",
+        stop_seconds,
+        tolerance=JOB * SLOW,  # half the one-second timeout
+    )
+
+
+def test_kill_9_loses_the_job_without_a_word(serve_fresh: StartServer) -> None:
+    server = serve_fresh("step3_status.app:app", env={"TASK_SECONDS": str(JOB)})
+    since = server.mark()
+    httpx.post(f"{server.url}/long_task").raise_for_status()
+    server.wait_for_line(stage3.STARTING, since)
+    server.stop(signal.SIGKILL)
+    lines = server.console_lines(since)
+    assert server.process.returncode == -signal.SIGKILL
+    assert lines[-1] == stage3.STARTING  # no shutdown, no "Ending", nothing after it
+
+
+# --- 6. Failures are invisible to the client --------------------------------------------------
+
+
+def test_stage2_failure_reaches_only_the_server_log(serve: StartServer) -> None:
+    server = serve("step2_background.app:app", env={"TASK_SECONDS": "0", "TASK_FAIL": "1"})
+    since = server.mark()
+    response = httpx.post(f"{server.url}/long_task")
+    assert response.status_code == 200
+    assert response.json() == {"status": "long task started"}
+    server.wait_for_line("RuntimeError: TASK_FAIL=1: the long task fails on purpose", since)
+    assert_console_matches("pitfall6_stage2_failure", server.console_lines(since))
+
+
+def test_stage3_reports_failed_only_because_its_job_catches(serve: StartServer) -> None:
+    server = serve("step3_status.app:app", env={"TASK_SECONDS": "0", "TASK_FAIL": "1"})
+    task_id = httpx.post(f"{server.url}/long_task").raise_for_status().json()
+    server.wait_for_line(lambda line: line.startswith(stage3.FAILED))
+    assert httpx.get(f"{server.url}/status", params={"task_id": task_id}).json() == "failed"
+
+
+@pytest.fixture(scope="module")
+def failures_server(serve: StartServer) -> RunningServer:
+    return serve("pitfalls.failures:app")
+
+
+def test_without_the_catch_a_failed_job_stays_running_forever(
+    failures_server: RunningServer,
+) -> None:
+    task_id = httpx.post(f"{failures_server.url}/long_task").raise_for_status().json()
+    # The traceback is logged when the exception leaves the app: the job is over by then.
+    failures_server.wait_for_line("RuntimeError: the long task fails")
+    status = httpx.get(f"{failures_server.url}/status", params={"task_id": task_id})
+    assert status.json() == "running"
+
+
+def test_tasks_added_after_a_failing_task_never_run(failures_server: RunningServer) -> None:
+    since = failures_server.mark()
+    assert httpx.post(f"{failures_server.url}/two_tasks").status_code == 200
+    failures_server.wait_for_line("RuntimeError: the first task fails", since)
+    lines = failures_server.console_lines(since)
+    assert failures.FIRST in lines
+    assert failures.SECOND not in lines
+
+
+# --- 7. An endpoint that raises after add_task never runs the task ----------------------------
+
+
+def test_a_task_added_before_the_endpoint_raises_never_runs(serve: StartServer) -> None:
+    server = serve("pitfalls.raise_after_add_task:app")
+    since = server.mark()
+    failed = httpx.post(f"{server.url}/orders", params={"order": "first", "fail": True})
+    assert failed.status_code == 500
+    succeeded = httpx.post(f"{server.url}/orders", params={"order": "second"})
+    assert succeeded.status_code == 200
+    # The second order's task ran after its response; the first one's would have run after its
+    # own, earlier response, so by now its line would be there.
+    server.wait_for_line(f"{raise_after_add_task.SENDING} second", since)
+    assert f"{raise_after_add_task.SENDING} first" not in server.console_lines(since)
+
+
+# --- 8. The dict grows without bound ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick_stage3(serve: StartServer) -> RunningServer:
+    return serve("step3_status.app:app", env={"TASK_SECONDS": "0"})
+
+
+def test_every_finished_task_stays_in_the_dict(quick_stage3: RunningServer) -> None:
+    since = quick_stage3.mark()
+    with httpx.Client(base_url=quick_stage3.url) as client:
+        ids = [client.post("/long_task").raise_for_status().json() for _ in range(100)]
+        wait_for_count(quick_stage3, stage3.ENDING, 100, since)
+        statuses = [client.get("/status", params={"task_id": i}).json() for i in ids]
+    assert statuses == ["completed"] * 100  # nothing ever removes a finished task
+
+
+def test_memory_script_measures_growth_and_renders_the_table() -> None:
+    # The page's figure comes from `python -m pitfalls.measure_memory --write` (10,000 tasks a
+    # round); this only checks the script works end to end, on a small round.
+    figures = measure(tasks_per_round=200, rounds=1, warmup=100)
+    assert len(figures.rss_bytes) == 2
+    assert all(rss > 10 * 1024 * 1024 for rss in figures.rss_bytes)  # a real server's RSS
+    assert "MiB per 10,000 finished tasks" in as_markdown(figures)
+
+
+# --- 9. uuid1 ids leak the machine and the time -----------------------------------------------
+
+
+def test_a_stage3_id_gives_away_this_machine_and_the_time(quick_stage3: RunningServer) -> None:
+    first, second = (
+        uuid.UUID(httpx.post(f"{quick_stage3.url}/long_task").raise_for_status().json())
+        for _ in range(2)
+    )
+    assert first.version == 1
+    # The server runs on this machine, so its node is this machine's hardware address.
+    assert first.node == uuid.getnode()
+    assert int(hardware_address(first).replace(":", ""), 16) == uuid.getnode()
+    assert abs(created_at(first) - datetime.now(UTC)) < timedelta(minutes=1)
+    # Guessable: the next id differs only in its time, a few microseconds later.
+    assert (second.node, second.clock_seq) == (first.node, first.clock_seq)
+    assert timedelta(0) < created_at(second) - created_at(first) < timedelta(seconds=1)
+
+
+# --- 10. Browsers serialise identical requests ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stage1_server(serve: StartServer) -> RunningServer:
+    return serve("step1_blocking.app:app", env={"TASK_SECONDS": str(JOB)})
+
+
+def test_separate_clients_are_served_at_the_same_time(
+    request: pytest.FixtureRequest, stage1_server: RunningServer
+) -> None:
+    # Stage 1 blocks each client for the whole job, yet three clients at once all finish after
+    # one job, not three: the server is concurrent; a browser's tabs would queue.
+    started = time.monotonic()
+    each = send_at_once(f"{stage1_server.url}/long_task", count=3)
+    together = time.monotonic() - started
+    assert all(seconds >= JOB for seconds in each)
+    assert together < 2 * JOB
+    label = f"stage 1, three clients at once, {JOB:g} s job each: all done after"
+    figure(request, "p10_three_at_once", label, together, tolerance=JOB * SLOW)
+
+
+def test_the_curl_script_sends_its_requests_at_the_same_time(
+    stage1_server: RunningServer,
+) -> None:
+    script = REPO_ROOT / "pitfalls" / "concurrent_curl.sh"
+    started = time.monotonic()
+    result = subprocess.run(
+        ["bash", str(script), f"{stage1_server.url}/long_task"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10 * JOB,
+    )
+    together = time.monotonic() - started
+    each = [float(seconds) for seconds in re.findall(r"request \d: ([\d.]+) s", result.stdout)]
+    assert len(each) == 3, result.stdout + result.stderr
+    assert all(seconds >= JOB for seconds in each)
+    assert together < 2 * JOB
+
+
+# --- The page shows this run's figures --------------------------------------------------------
+
+
+def test_page_figures_agree_with_this_run(request: pytest.FixtureRequest) -> None:
+    live = live_figures(request.config)
+    whole_module_ran = {f.pitfall for f in live} == set(PITFALL_TITLES)
+    if WRITE_FIGURES:
+        assert whole_module_ran, "PITFALL_FIGURES=write needs every test of this module to run"
+        store(live)
+    stored = stored_figures()
+    ordered = sorted(stored.values(), key=lambda f: f.pitfall)
+    # The included tables are exactly what figures.json renders to.
+    assert SECTIONS_MD.read_text(encoding="utf-8") == render_sections(ordered)
+    assert SUMMARY_MD.read_text(encoding="utf-8") == render_summary(ordered)
+    assert not disagreements(live, stored), "\n".join(disagreements(live, stored))
+    if whole_module_ran:  # then no figure on the page may be one that no test measures any more
+        assert set(stored) == {f.key for f in live}
