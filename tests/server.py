@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import psutil
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNNING_ON = re.compile(r"Uvicorn running on https?://[^:\s]+:(\d+)")
 STARTUP_SECONDS = 30.0
@@ -62,6 +64,9 @@ class RunningServer:
     process: subprocess.Popen[str]
     lines: list[ConsoleLine] = field(default_factory=list)
     port: int | None = None
+    # What stop() sends first. Celery workers in tests take SIGKILL: their warm shutdown
+    # (finish jobs, join pool threads) takes seconds that no test measures.
+    stop_signal: int = signal.SIGTERM
     _reader: threading.Thread | None = None
 
     @property
@@ -95,17 +100,16 @@ class RunningServer:
         return self.process.poll() is None
 
     def group_is_alive(self) -> bool:
-        """True while any process of the group we started (reloader, workers) still exists."""
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # a zombie-only group on some kernels; nothing runs
-            return False
-        return True
+        """True while any process of the group we started (reloader, workers) still runs.
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_SECONDS) -> int:
+        Zombies don't count: an orphan that was killed stays a zombie until init reaps it,
+        which here takes about two seconds, yet it runs nothing and holds no port.
+        """
+        return bool(_live_group_members(self.process.pid))
+
+    def stop(self, sig: int | None = None, timeout: float = STOP_SECONDS) -> int:
         """Stop the whole process group we started: `sig` first, SIGKILL after `timeout`."""
+        sig = self.stop_signal if sig is None else sig
         if self.is_alive():
             _signal_group(self.process, sig)
             try:
@@ -139,6 +143,15 @@ def _stop_leftovers() -> None:
             server.stop(signal.SIGKILL)
 
 
+def _live_group_members(group: int) -> list[int]:
+    members = []
+    for process in psutil.process_iter(["status"]):
+        with suppress(ProcessLookupError, psutil.Error):
+            if os.getpgid(process.pid) == group and process.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(process.pid)
+    return members
+
+
 def _signal_group(process: subprocess.Popen[str], sig: int) -> None:
     with suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
@@ -158,11 +171,14 @@ def start_server(
     ready_line: str = "Application startup complete",
     ready_count: int = 1,
     timeout: float = STARTUP_SECONDS,
+    serves_http: bool = True,
+    stop_signal: int = signal.SIGTERM,
 ) -> RunningServer:
     """Start `app` under uvicorn (or a `command` printing uvicorn's banner); wait until it serves.
 
     Ready means `ready_line` was printed `ready_count` times (once per uvicorn worker). Uvicorn
     prints "Application startup complete" after the socket is bound, so no request is refused.
+    A process that serves no HTTP (a Celery worker) passes `serves_http=False`: it has no port.
     """
     if command is None:
         if app is None:
@@ -180,14 +196,14 @@ def start_server(
         # Its own process group, so stop() reaches reloaders and workers it spawns.
         start_new_session=True,
     )
-    server = RunningServer(process)
+    server = RunningServer(process, stop_signal=stop_signal)
     STARTED.append(server)
     server._reader = threading.Thread(target=server._read_console, daemon=True)
     server._reader.start()
 
     def is_ready() -> bool:
         started = sum(ready_line in line.text for line in server.lines)
-        return server.port is not None and started >= ready_count
+        return (server.port is not None or not serves_http) and started >= ready_count
 
     try:
         wait_until(

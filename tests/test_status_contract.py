@@ -14,7 +14,9 @@ import httpx
 import pytest
 
 from tests.conftest import JOB_SECONDS, StartServer
+from tests.databases import scratch_postgres_url, scratch_sqlite_url
 from tests.server import RunningServer, wait_until
+from tests.step5_deployments import embedded, on_redis
 
 Deployment = Callable[[StartServer, dict[str, str]], RunningServer]
 
@@ -23,9 +25,22 @@ def step3_status(serve: StartServer, env: dict[str, str]) -> RunningServer:
     return serve("step3_status.app:app", env=env)
 
 
+def step4_database_sqlite(serve: StartServer, env: dict[str, str]) -> RunningServer:
+    return serve("step4_database.app:app", env={**env, "DATABASE_URL": scratch_sqlite_url()})
+
+
+def step4_database_postgresql(serve: StartServer, env: dict[str, str]) -> RunningServer:
+    return serve("step4_database.app:app", env={**env, "DATABASE_URL": scratch_postgres_url()})
+
+
 # Later stages add their deployments here (several, where one stage runs on several backends).
 DEPLOYMENTS: dict[str, Deployment] = {
     "step3_status": step3_status,
+    "step4_database-sqlite": step4_database_sqlite,
+    "step4_database-postgresql": step4_database_postgresql,
+    # Stage 5 starts a Celery worker too; the same API with no settings, and on Redis.
+    "step5_queue-embedded": embedded,
+    "step5_queue-redis": on_redis,
 }
 
 

@@ -1,0 +1,150 @@
+"""Stage 4 - database: the same API as stage 3, with every task's status in a database table."""
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import anyio
+from fastapi import BackgroundTasks, FastAPI, HTTPException
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+
+from step4_database.settings import Settings
+from step4_database.store import TaskStore, utc_now
+
+# Each console line is defined once; the tests and the docs read these names.
+ENTERING = "Entering endpoint"
+STARTING = "Starting long task"
+ENDING = "Ending long task"
+FAILED = "Long task failed"
+EXITING = "Exiting endpoint"
+INTERRUPTED = "Task interrupted, marked failed"
+UPKEEP_FAILED = "Task upkeep failed, will retry"
+
+# Opened when this worker process starts (see lifespan); one of each per process.
+store: TaskStore
+job_threads: anyio.CapacityLimiter
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    global store, job_threads
+    settings = Settings.from_environment()
+    store = TaskStore(settings.database_url, settings.lease_seconds)
+    job_threads = anyio.CapacityLimiter(settings.job_threads)
+    stopping = threading.Event()
+    upkeep = threading.Thread(target=keep_tasks_honest, args=(settings, stopping), daemon=True)
+    upkeep.start()
+    yield
+    stopping.set()
+    upkeep.join()
+    store.close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+class TaskDetails(BaseModel):
+    id: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+def say(line: str) -> None:
+    # One write per line: print() writes the text and the newline separately, and lines
+    # printed by many job threads at once would otherwise run together.
+    print(line + "\n", end="")
+
+
+def keep_tasks_honest(settings: Settings, stopping: threading.Event) -> None:
+    """Every heartbeat: renew this process's leases, fail the tasks of processes that died,
+    and delete finished tasks older than the retention. Runs at startup too, so a restart
+    reports what the killed process left behind."""
+    retention = timedelta(seconds=settings.retention_seconds)
+    while True:
+        try:
+            store.renew_leases()
+            for task_id in store.fail_interrupted():
+                say(f"{INTERRUPTED}: {task_id}")
+            store.delete_finished_before(utc_now() - retention)
+        except SQLAlchemyError as error:
+            # A database hiccup must not end the heartbeat: our live tasks would look dead.
+            say(f"{UPKEEP_FAILED}: {error}")
+        if stopping.wait(settings.heartbeat_seconds):
+            return
+
+
+def job_seconds() -> float:
+    """How long the job sleeps: TASK_SECONDS, read when the job runs (default 5)."""
+    raw = os.environ.get("TASK_SECONDS", "5")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
+
+
+def very_long_task(task_id: str) -> None:
+    store.mark_started(task_id)
+    try:
+        say(STARTING)
+        time.sleep(job_seconds())
+        if os.environ.get("TASK_FAIL") == "1":
+            raise RuntimeError("TASK_FAIL=1: the long task fails on purpose")
+    except Exception as error:
+        store.mark_finished(task_id, error=str(error))
+        say(f"{FAILED}: {error}")
+    else:
+        store.mark_finished(task_id)
+        say(ENDING)
+
+
+async def run_in_job_thread(task_id: str) -> None:
+    # Jobs take threads from their own limiter, not from the 40 that serve `def` endpoints:
+    # 100 sleeping jobs cannot make GET /status wait (stage 3 starves; see Pitfalls).
+    await anyio.to_thread.run_sync(very_long_task, task_id, limiter=job_threads)
+
+
+@app.post("/long_task")
+def long_task(background_tasks: BackgroundTasks) -> str:
+    say(ENTERING)
+    task_id = str(uuid.uuid4())
+    # Committed before the id is returned, so every worker can answer for it at once.
+    store.add(task_id)
+    background_tasks.add_task(run_in_job_thread, task_id)
+    say(EXITING)
+    return task_id
+
+
+@app.get("/status")
+def status(task_id: str) -> str:
+    task = store.get(task_id)
+    if task is None:
+        raise HTTPException(status_code=404, detail="Item not found")
+    return task.status
+
+
+@app.get("/tasks/{task_id}")
+def task_details(task_id: str) -> TaskDetails:
+    task = store.get(task_id)
+    if task is None:
+        raise HTTPException(status_code=404, detail="Item not found")
+    return TaskDetails(
+        id=task.id,
+        status=task.status,
+        created_at=as_utc(task.created_at),
+        started_at=as_utc(task.started_at),
+        finished_at=as_utc(task.finished_at),
+        error=task.error,
+    )
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    # Stored without a zone (SQLite has none); say it is UTC so clients read it right.
+    return None if moment is None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,155 @@
+"""Stage 4: the stage-3 API with task status in a database, served by one process here.
+
+The status API itself is proven for SQLite and PostgreSQL in test_status_contract.py; several
+workers, crashes, retention and load are in test_step4_workers.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from step4_database.app import ENDING, STARTING
+from tests.conftest import JOB_SECONDS, TIMINGS, StartServer
+from tests.console_check import assert_console_matches
+from tests.databases import sqlite_url
+from tests.many_requests import post_at_once
+from tests.server import RunningServer, start_server, wait_until
+from tests.stage_timing import StageTiming, measure_one_job
+
+STAGE = "step4_database"
+APP = "step4_database.app:app"
+JOBS_IN_FLIGHT = 100
+
+
+@pytest.fixture(scope="module")
+def stage_server(serve: StartServer, tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+    database = sqlite_url(tmp_path_factory.mktemp("step4"))
+    return serve(APP, env={"TASK_SECONDS": str(JOB_SECONDS), "DATABASE_URL": database})
+
+
+@pytest.fixture(scope="module")
+def stage_timing(request: pytest.FixtureRequest, stage_server: RunningServer) -> StageTiming:
+    timing = measure_one_job(stage_server, STAGE, JOB_SECONDS)
+    request.config.stash.setdefault(TIMINGS, []).append(timing)
+    return timing
+
+
+def task_details(server: RunningServer, task_id: str) -> dict[str, object]:
+    response = httpx.get(f"{server.url}/tasks/{task_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_console_shows_the_response_leaving_before_the_job_starts(
+    stage_timing: StageTiming,
+) -> None:
+    assert stage_timing.console_order == ("entering", "exiting", "POST 200", "starting", "ending")
+    assert_console_matches("step4_database", stage_timing.console)
+
+
+def test_response_returns_in_a_fraction_of_the_job(stage_timing: StageTiming) -> None:
+    assert stage_timing.response_seconds < min(JOB_SECONDS / 10, 1.0)
+    assert stage_timing.job_finished_seconds >= JOB_SECONDS
+
+
+def test_task_details_give_uuid4_and_the_times_of_a_completed_job(
+    stage_server: RunningServer,
+) -> None:
+    since = stage_server.mark()
+    task_id = httpx.post(f"{stage_server.url}/long_task").json()
+    assert uuid.UUID(task_id).version == 4
+    stage_server.wait_for_line(ENDING, since, timeout=JOB_SECONDS * 10)
+    details = task_details(stage_server, task_id)
+    assert details["id"] == task_id
+    assert details["status"] == "completed"
+    assert details["error"] is None
+    created, started, finished = (
+        datetime.fromisoformat(str(details[name]))
+        for name in ("created_at", "started_at", "finished_at")
+    )
+    assert created.utcoffset() is not None, "times must say they are UTC"
+    assert created <= started < finished
+    assert (finished - started).total_seconds() >= JOB_SECONDS
+
+
+def test_task_details_give_the_error_of_a_failed_job(
+    serve: StartServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    database = sqlite_url(tmp_path_factory.mktemp("step4-failing"))
+    server = serve(APP, env={"TASK_SECONDS": "0.1", "TASK_FAIL": "1", "DATABASE_URL": database})
+    task_id = httpx.post(f"{server.url}/long_task").json()
+    wait_until(lambda: task_details(server, task_id)["status"] == "failed", 20, "job failed")
+    details = task_details(server, task_id)
+    assert details["error"] == "TASK_FAIL=1: the long task fails on purpose"
+    assert details["finished_at"] is not None
+
+
+def test_unknown_task_details_is_404(stage_server: RunningServer) -> None:
+    response = httpx.get(f"{stage_server.url}/tasks/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Item not found"}
+
+
+def test_status_stays_fast_with_100_jobs_in_flight(stage_server: RunningServer) -> None:
+    # Stage 3 runs jobs on the same 40 threads as its `def` endpoints, so GET /status waits
+    # for a job to end. Here jobs have their own threads: the answer must not wait for any job.
+    since = stage_server.mark()
+    answers = post_at_once(stage_server.port, "/long_task", JOBS_IN_FLIGHT)
+    task_ids = [task_id for _, task_id in answers]
+
+    def jobs_started() -> int:
+        return stage_server.console_lines(since).count(STARTING)
+
+    wait_until(lambda: jobs_started() == JOBS_IN_FLIGHT, JOB_SECONDS * 5, "all jobs started")
+    latencies = []
+    with httpx.Client(base_url=stage_server.url) as client:
+        for task_id in task_ids[:20]:
+            sent = time.monotonic()
+            response = client.get("/status", params={"task_id": task_id})
+            latencies.append(time.monotonic() - sent)
+            assert response.json() == "running"
+    measured_until = time.monotonic()
+    first_end = stage_server.wait_for_line(ENDING, since, timeout=JOB_SECONDS * 10)
+    assert first_end.at > measured_until, "a job ended during the measurement: not 100 in flight"
+    latencies.sort()
+    assert latencies[len(latencies) // 2] < 0.1, f"median {latencies[len(latencies) // 2]:.3f}s"
+    # Waiting for a job would take a whole job length.
+    assert latencies[-1] < JOB_SECONDS / 4, f"slowest {latencies[-1]:.3f}s"
+    # Let every job end here, so the next test's console is not interleaved with them.
+    wait_until(lambda: stage_server.console_lines(since).count(ENDING) == JOBS_IN_FLIGHT, 30)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("DATABASE_URL", "tasks.db", "DATABASE_URL is not a database URL: 'tasks.db'"),
+        ("DATABASE_URL", "mysql+nodriver://x/y", "DATABASE_URL 'mysql+nodriver://x/y'"),
+        ("HEARTBEAT_SECONDS", "0", "HEARTBEAT_SECONDS must be a number greater than 0, got '0'"),
+    ],
+)
+def test_a_bad_setting_stops_startup_with_a_clear_error(
+    setting: str, value: str, message: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": sqlite_url(tmp_path), setting: value}
+    with pytest.raises(RuntimeError, match="exited during startup") as failure:
+        start_server(APP, env=env)
+    assert message in str(failure.value)
+
+
+def test_python_dash_m_serves_the_stage_with_reload(
+    serve_fresh: StartServer, tmp_path: Path
+) -> None:
+    server = serve_fresh(
+        command=[sys.executable, "-m", STAGE],
+        env={"PORT": "0", "DATABASE_URL": sqlite_url(tmp_path), "TASK_SECONDS": "0.1"},
+    )
+    assert any("Started reloader process" in line for line in server.console_lines())
+    task_id = httpx.post(f"{server.url}/long_task").json()
+    assert httpx.get(f"{server.url}/status", params={"task_id": task_id}).status_code == 200
