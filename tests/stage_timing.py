@@ -36,9 +36,13 @@ class StageTiming:
 
 
 def console_strings(stage: str) -> dict[str, str]:
-    """The stage's own console strings (defined once in its app.py) mapped to short labels."""
-    app_module = importlib.import_module(f"{stage}.app")
-    return {getattr(app_module, name): label for name, label in EVENT_LABELS.items()}
+    """The stage's own console strings (defined once in its app.py) mapped to short labels.
+
+    Stage 5's job runs in a Celery worker: its strings are defined in tasks.py.
+    """
+    module_name = "tasks" if stage == "step5_queue" else "app"
+    strings = importlib.import_module(f"{stage}.{module_name}")
+    return {getattr(strings, name): label for name, label in EVENT_LABELS.items()}
 
 
 def console_events(stage: str, lines: list[str]) -> list[str]:

@@ -1,0 +1,102 @@
+"""How the tests run stage 5: Celery workers and the API as separate real processes.
+
+Each deployment gets its own broker space, so test runs sharing a machine (and a Redis) never
+see each other's jobs: a fresh folder for the embedded transport, a fresh key prefix on Redis.
+Both are removed when the test run ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from signal import SIGKILL
+
+import redis
+
+from tests.conftest import StartServer
+from tests.server import RunningServer
+
+STAGE = "step5_queue"
+# .ci/run makes sure a Redis answers here (or starts one and passes its URL).
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+_folders: list[str] = []
+_key_prefixes: list[str] = []
+
+
+def embedded_env() -> dict[str, str]:
+    """Settings for the default: messages and results in a folder of their own."""
+    folder = tempfile.mkdtemp(prefix="step5_queue-")
+    _folders.append(folder)
+    return {"QUEUE_FOLDER": folder}
+
+
+def redis_env() -> dict[str, str]:
+    """Settings for Redis as broker and result backend, under a key prefix of their own."""
+    prefix = f"test-step5-{uuid.uuid4().hex[:12]}:"
+    _key_prefixes.append(prefix)
+    return {
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_RESULT_BACKEND": REDIS_URL,
+        "CELERY_KEY_PREFIX": prefix,
+    }
+
+
+def message_files(env: dict[str, str]) -> list[Path]:
+    """The jobs an embedded queue holds: one file per message waiting in its folder."""
+    return list((Path(env["QUEUE_FOLDER"]) / "messages").glob("*.msg"))
+
+
+def start_worker(
+    serve: StartServer, env: dict[str, str], concurrency: int = 1, name: str = "worker"
+) -> RunningServer:
+    """`celery -A step5_queue.tasks worker`, as a reader types it; ready when it says so."""
+    node = f"{name}-{uuid.uuid4().hex[:8]}@step5"
+    command = [
+        *(sys.executable, "-m", "celery", "-A", f"{STAGE}.tasks", "worker"),
+        *("--loglevel=INFO", f"--concurrency={concurrency}", f"--hostname={node}"),
+        # Worker-to-worker chatter at startup, which the tests do not need: faster start.
+        *("--without-mingle", "--without-gossip"),
+    ]
+    # Stopped with SIGKILL: nothing here depends on its warm shutdown, which takes seconds.
+    ready_line = f"{node} ready."
+    return serve(
+        command=command, env=env, ready_line=ready_line, serves_http=False, stop_signal=SIGKILL
+    )
+
+
+def start_api(serve: StartServer, env: dict[str, str]) -> RunningServer:
+    return serve(f"{STAGE}.app:app", env=env)
+
+
+def embedded(serve: StartServer, env: dict[str, str]) -> RunningServer:
+    """Stage 5 with no settings: filesystem broker, SQLite results; one worker, then the API."""
+    env = {**env, **embedded_env()}
+    # Two processes, so one test's job does not wait for the previous test's job.
+    start_worker(serve, env, concurrency=2)
+    return start_api(serve, env)
+
+
+def on_redis(serve: StartServer, env: dict[str, str]) -> RunningServer:
+    """Stage 5 with CELERY_BROKER_URL and CELERY_RESULT_BACKEND pointing at Redis."""
+    env = {**env, **redis_env()}
+    # Two processes, so one test's job does not wait for the previous test's job.
+    start_worker(serve, env, concurrency=2)
+    return start_api(serve, env)
+
+
+@atexit.register
+def _remove_queues() -> None:
+    for folder in _folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    if _key_prefixes:
+        client = redis.Redis.from_url(REDIS_URL)
+        for prefix in _key_prefixes:
+            for key in client.scan_iter(match=f"{prefix}*", count=1000):
+                client.delete(key)
+        client.close()

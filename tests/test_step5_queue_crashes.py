@@ -1,0 +1,183 @@
+"""Stage 5 under crashes: what happens to a job when the process running it is killed.
+
+Every worker here is a real `celery worker` subprocess, and every kill is a real SIGKILL.
+A job is acknowledged only when it has finished (task_acks_late), so whether a killed job runs
+again depends on who still holds its message: the worker's main process (a pool child was
+killed), Redis (the whole worker was killed), or nobody (the whole worker, embedded transport).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+import redis
+
+from step5_queue.tasks import ENDING, STARTING
+from tests.conftest import StartServer
+from tests.server import RunningServer, wait_until
+from tests.step5_deployments import (
+    REDIS_URL,
+    embedded_env,
+    message_files,
+    redis_env,
+    start_api,
+    start_worker,
+)
+
+KILLED_JOB_SECONDS = 1.0
+# Longer than the killed job; short, so the test waits only seconds for the handover.
+SHORT_VISIBILITY_SECONDS = 2.0
+# Redis is swept for overdue jobs every second (unacked_restore_interval in tasks.py).
+SWEEP_SECONDS = 1.0
+SUCCEEDED = re.compile(r"very_long_task\[([0-9a-f-]{36})\] succeeded")
+DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "step5_queue.md"
+DUPLICATE_RUNS_ON_PAGE = re.compile(r"ran the job \*\*(\d+) times\*\*")
+
+BROKERS = {"embedded": embedded_env, "redis": redis_env}
+
+
+def post_job(api: RunningServer) -> str:
+    response = httpx.post(f"{api.url}/long_task")
+    response.raise_for_status()
+    return response.json()
+
+
+def status_of(api: RunningServer, task_id: str) -> str:
+    return httpx.get(f"{api.url}/status", params={"task_id": task_id}).json()
+
+
+def pool_children(worker: RunningServer) -> list[psutil.Process]:
+    """The worker's pool processes: the children of its main process that run the jobs."""
+    return psutil.Process(worker.pid).children()
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_killing_the_pool_process_mid_job_runs_the_job_again(
+    broker: str, serve_fresh: StartServer
+) -> None:
+    env = {**BROKERS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
+    worker = start_worker(serve_fresh, env)
+    api = start_api(serve_fresh, env)
+    since = worker.mark()
+    task_id = post_job(api)
+    worker.wait_for_line(STARTING, since)
+    [child] = pool_children(worker)
+    child.kill()
+    killed_at = time.monotonic()
+
+    # The main process saw its child die, and (task_reject_on_worker_lost) put the job back.
+    wait_until(lambda: status_of(api, task_id) == "completed", 20, "the job to complete")
+    restarted = [line for line in worker.lines[since:] if line.text == STARTING][-1]
+    # worker_lost_wait is 1 s here; Celery's default of 10 s would fail this.
+    assert restarted.at - killed_at < 5
+    print(
+        f"{broker}: pool process killed, job started again after {restarted.at - killed_at:.2f} s"
+    )
+    console = worker.console_lines(since)
+    assert console.count(STARTING) == 2
+    assert console.count(ENDING) == 1
+    assert any("WorkerLostError" in line for line in console)
+    assert child.pid not in {process.pid for process in pool_children(worker)}
+
+
+def test_killing_the_whole_worker_on_redis_hands_the_job_to_the_next_worker(
+    serve_fresh: StartServer,
+) -> None:
+    env = {
+        **redis_env(),
+        "TASK_SECONDS": str(KILLED_JOB_SECONDS),
+        "CELERY_VISIBILITY_TIMEOUT": str(SHORT_VISIBILITY_SECONDS),
+    }
+    doomed = start_worker(serve_fresh, env, name="doomed")
+    api = start_api(serve_fresh, env)
+    task_id = post_job(api)
+    first_start = doomed.wait_for_line(STARTING)
+    doomed.stop(signal.SIGKILL)
+    assert status_of(api, task_id) == "running"
+
+    successor = start_worker(serve_fresh, env, name="successor")
+    second_start = successor.wait_for_line(STARTING, timeout=SHORT_VISIBILITY_SECONDS * 3)
+    successor.wait_for_line(ENDING)
+    assert status_of(api, task_id) == "completed"
+    # Redis gave the job back once its visibility timeout had passed, at the next sweep.
+    redelivered_after = second_start.at - first_start.at
+    assert redelivered_after >= SHORT_VISIBILITY_SECONDS
+    assert redelivered_after <= SHORT_VISIBILITY_SECONDS + SWEEP_SECONDS + 2.0
+    print(f"redis: worker killed, job started again {redelivered_after:.2f} s after its start")
+
+
+def test_killing_the_whole_worker_on_the_embedded_transport_loses_its_job(
+    serve_fresh: StartServer,
+) -> None:
+    env = {**embedded_env(), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
+    doomed = start_worker(serve_fresh, env, name="doomed")
+    api = start_api(serve_fresh, env)
+    running_id = post_job(api)
+    doomed.wait_for_line(STARTING)
+    waiting_id = post_job(api)
+    # The running job's message left the folder when the worker took it; the waiting one's
+    # is still a file.
+    wait_until(lambda: len(message_files(env)) == 1, 5, "one message file")
+    doomed.stop(signal.SIGKILL)
+
+    successor = start_worker(serve_fresh, env, name="successor")
+    wait_until(lambda: status_of(api, waiting_id) == "completed", 20, "the waiting job")
+    # The job that was running existed only in the killed process: nothing can run it again.
+    assert message_files(env) == []
+    assert successor.console_lines().count(STARTING) == 1
+    assert status_of(api, running_id) == "running"
+
+
+def test_two_workers_on_redis_share_200_jobs_and_run_each_exactly_once(
+    serve_fresh: StartServer,
+) -> None:
+    env = {**redis_env(), "TASK_SECONDS": "0.02", "CELERY_RESULT_EXPIRES": "600"}
+    workers = [start_worker(serve_fresh, env, concurrency=2, name=f"w{n}") for n in (1, 2)]
+    api = start_api(serve_fresh, env)
+    with httpx.Client(base_url=api.url) as client:
+        task_ids = [client.post("/long_task").json() for _ in range(200)]
+
+    def successes() -> Counter[str]:
+        lines = [line for worker in workers for line in worker.console_lines()]
+        return Counter(m.group(1) for line in lines if (m := SUCCEEDED.search(line)))
+
+    wait_until(lambda: sum(successes().values()) >= 200, 60, "200 jobs to succeed")
+    assert successes() == Counter(task_ids)
+    assert sum(worker.console_lines().count(STARTING) for worker in workers) == 200
+    assert all(worker.console_lines().count(ENDING) > 0 for worker in workers)
+    with httpx.Client(base_url=api.url) as client:
+        statuses = {client.get("/status", params={"task_id": id_}).json() for id_ in task_ids}
+    assert statuses == {"completed"}
+    # Redis forgets each result by itself: its key carries the expiry as a TTL.
+    with redis.Redis.from_url(REDIS_URL) as client:
+        ttl = client.ttl(f"{env['CELERY_KEY_PREFIX']}celery-task-meta-{task_ids[0]}")
+    assert 0 < ttl <= 600
+
+
+def test_a_visibility_timeout_shorter_than_the_job_runs_a_healthy_job_again(
+    serve_fresh: StartServer,
+) -> None:
+    job_seconds, visibility_seconds = 2.5, 1.0
+    env = {
+        **redis_env(),
+        "TASK_SECONDS": str(job_seconds),
+        "CELERY_VISIBILITY_TIMEOUT": str(visibility_seconds),
+    }
+    worker = start_worker(serve_fresh, env, concurrency=4)
+    api = start_api(serve_fresh, env)
+    post_job(api)
+    first_end = worker.wait_for_line(ENDING)
+    runs = sum(1 for line in worker.lines if line.text == STARTING and line.at < first_end.at)
+    # Each run's message went back to the queue while it ran, and a free process took it.
+    worker.stop(signal.SIGKILL)  # the copies would go on forever
+    assert runs >= 2
+    on_page = int(DUPLICATE_RUNS_ON_PAGE.search(DOCS_PAGE.read_text())[1])
+    assert abs(runs - on_page) <= 1, f"measured {runs} runs, the docs page says {on_page}"
+    print(f"visibility timeout {visibility_seconds} s, job {job_seconds} s: {runs} runs")
