@@ -16,8 +16,17 @@ $(INSTALLED): pyproject.toml constraints.txt
 compare: $(INSTALLED)  ## serve each stage in turn and print one timing table
 	$(BIN)/python -m bench.compare
 
+bench: $(INSTALLED)  ## every stage side by side (a few minutes); writes docs/bench/results.md
+	$(BIN)/python -m bench
+
 test: $(INSTALLED)  ## the whole test suite against real servers
 	$(BIN)/python -m pytest
+
+docs: $(INSTALLED)  ## serve the docs site on http://127.0.0.1:8001 (8000 is for the stages)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+docs-build: $(INSTALLED)  ## build the docs into site/, failing on any warning
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

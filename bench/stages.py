@@ -1,0 +1,114 @@
+"""The stages the benchmark serves, and what each one needs to run. Add a stage here."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+# Stage 5's broker and result store; .ci/run makes sure a Redis answers here.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def no_settings(workdir: Path) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Stage:
+    package: str  # the stage folder, e.g. "step3_status"
+    title: str  # how the tables name it
+    has_status: bool = True  # serves GET /status?task_id=
+    measure_memory: bool = True  # keeps (or deliberately doesn't keep) a record per task
+    console_module: str = "app"  # the module that defines ENDING, the "job ended" console line
+    # Environment for one deployment, given a fresh scratch folder (database file, broker folder).
+    settings: Callable[[Path], dict[str, str]] = no_settings
+    # Undo what the deployment left outside its scratch folder (keys in a shared Redis).
+    cleanup: Callable[[dict[str, str]], None] | None = None
+    # A separate worker process runs the jobs: its command for a given concurrency.
+    worker_command: Callable[[int], list[str]] | None = None
+    worker_ready_line: str = ""
+    # Worker concurrencies: the first serves every measurement, all of them the wall-time one.
+    worker_concurrencies: tuple[int, ...] = ()
+
+    @property
+    def app(self) -> str:
+        """The stage's app plus the empty endpoint, as uvicorn names it (see bench/targets.py)."""
+        return f"bench.targets:{self.package}"
+
+    @property
+    def default_concurrency(self) -> int | None:
+        return self.worker_concurrencies[0] if self.worker_concurrencies else None
+
+    @property
+    def number(self) -> str:
+        return self.package.removeprefix("step").split("_")[0]
+
+
+def sqlite_file(workdir: Path) -> dict[str, str]:
+    """Stage 4 on its default database, SQLite, in a file of its own."""
+    return {"DATABASE_URL": f"sqlite:///{workdir / 'tasks.db'}"}
+
+
+def on_redis(workdir: Path) -> dict[str, str]:
+    """Stage 5 on Redis, as on many machines, under a key prefix of its own.
+
+    Not the embedded default: kombu's filesystem transport creates a message file before it
+    writes it, and a worker that picks the empty file up fails to decode it and drops jobs
+    (seen here with 4 clients POSTing at once). A benchmark must not lose jobs.
+    """
+    return {
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_RESULT_BACKEND": REDIS_URL,
+        "CELERY_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:12]}:",
+        "QUEUE_FOLDER": str(workdir / "queue"),  # Celery beat's file, if any, stays in scratch
+    }
+
+
+def remove_redis_keys(settings: dict[str, str]) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for key in client.scan_iter(match=f"{settings['CELERY_KEY_PREFIX']}*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+CELERY_NODE = f"bench-{uuid.uuid4().hex[:8]}@step5"  # the worker's name, in its "ready." line
+
+
+def celery_worker(concurrency: int) -> list[str]:
+    """`celery -A step5_queue.tasks worker`, as a reader types it, with a name to wait for."""
+    return [
+        *(sys.executable, "-m", "celery", "-A", "step5_queue.tasks", "worker"),
+        *("--loglevel=INFO", f"--concurrency={concurrency}", f"--hostname={CELERY_NODE}"),
+        # Worker-to-worker chatter at startup that a single worker doesn't need: faster start.
+        *("--without-mingle", "--without-gossip"),
+    ]
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("step1_blocking", "1 blocking", has_status=False, measure_memory=False),
+    # Stage 2 keeps nothing per task: the control for the memory figure.
+    Stage("step2_background", "2 background", has_status=False),
+    Stage("step3_status", "3 status (dict)"),
+    Stage("step4_database", "4 database (SQLite)", settings=sqlite_file),
+    Stage(
+        "step5_queue",
+        "5 queue (Celery, Redis)",
+        # The API keeps nothing per task (Redis does): its memory is not the question here,
+        # and 10,000 more jobs through a worker would add a minute to every run.
+        measure_memory=False,
+        console_module="tasks",
+        settings=on_redis,
+        cleanup=remove_redis_keys,
+        worker_command=celery_worker,
+        worker_ready_line=f"{CELERY_NODE} ready.",
+        worker_concurrencies=(4, 1),
+    ),
+)
