@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.pitfall_figures import format_figures, live_figures
 from tests.server import STARTED, RunningServer, start_server
 from tests.stage_timing import StageTiming, format_table, measure_one_job
 
@@ -73,3 +74,7 @@ def pytest_terminal_summary(
     if timings:
         terminalreporter.write_sep("=", "stage timings measured by this run (one job each)")
         terminalreporter.write_line(format_table(timings))
+    figures = live_figures(config)
+    if figures:
+        terminalreporter.write_sep("=", "pitfall figures measured by this run")
+        terminalreporter.write_line(format_figures(figures))
