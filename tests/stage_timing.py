@@ -17,6 +17,8 @@ from tests.server import RunningServer
 ARTICLE_STAGES = ("step1_blocking", "step2_background", "step3_status")
 ACCESS_LOG_POST = re.compile(r'"POST /long_task HTTP/1\.1" (\d{3})')
 # Short labels for the stage's console constants, in the words of the article's prints.
+# What every background stage (2 to 5) prints: the response is logged before the job starts.
+RESPONSE_BEFORE_JOB = ("entering", "exiting", "POST 200", "starting", "ending")
 EVENT_LABELS = {
     "ENTERING": "entering",
     "STARTING": "starting",
@@ -78,6 +80,12 @@ def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> St
         console_order=tuple(console_events(stage, server.console_lines(since))),
         console=tuple(server.console_lines(since)),
     )
+
+
+def assert_answered_in_a_fraction_of_the_job(timing: StageTiming) -> None:
+    """A background stage answers in under a tenth of the job (and 1 s); the job still runs."""
+    assert timing.response_seconds < min(timing.job_seconds / 10, 1.0)
+    assert timing.job_finished_seconds >= timing.job_seconds
 
 
 def format_table(timings: list[StageTiming]) -> str:
