@@ -58,9 +58,10 @@ def sqlite_file(workdir: Path) -> dict[str, str]:
 def on_redis(workdir: Path) -> dict[str, str]:
     """Stage 5 on Redis, as on many machines, under a key prefix of its own.
 
-    Not the embedded default: kombu's filesystem transport creates a message file before it
-    writes it, and a worker that picks the empty file up fails to decode it and drops jobs
-    (seen here with 4 clients POSTing at once). A benchmark must not lose jobs.
+    Redis is the production shape. (It was first chosen because kombu's filesystem transport
+    creates a message file before writing it, so a worker could take the empty file and lose
+    the job, seen here with 4 clients POSTing at once; step5_queue/folder_transport.py now
+    writes each file under another name and renames it, and the embedded default loses none.)
     """
     return {
         "CELERY_BROKER_URL": REDIS_URL,
