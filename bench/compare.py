@@ -1,21 +1,50 @@
-"""`make compare`: serve each article stage in turn with a short job, send one POST, print a table.
+"""`make compare`: serve each stage in turn with a short job, send one POST, print a table.
 
-python -m bench.compare [--seconds 1.0]
+    python -m bench.compare [--seconds 1.0]
+
+Every stage runs as a reader runs it, on its embedded defaults (stage 4's SQLite file, stage 5's
+queue folder) kept in a scratch folder that is removed afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from tests.server import running_server
-from tests.stage_timing import ARTICLE_STAGES, StageTiming, format_table, measure_one_job
+from tests.server import RunningServer, running_server
+from tests.stage_timing import StageTiming, format_table, measure_one_job
+
+STAGES = ("step1_blocking", "step2_background", "step3_status", "step4_database", "step5_queue")
+CELERY_READY = " ready."  # the end of the worker's "celery@host ready." line
+
+
+@contextmanager
+def serve_for_one_job(stage: str, job_seconds: float) -> Iterator[RunningServer]:
+    """The stage's server, with TASK_SECONDS set and its data in a scratch folder."""
+    with tempfile.TemporaryDirectory(prefix=f"{stage}-") as scratch:
+        env = {"TASK_SECONDS": str(job_seconds)}
+        if stage == "step4_database":
+            env["DATABASE_URL"] = f"sqlite:///{scratch}/tasks.db"
+        if stage == "step5_queue":
+            # `python -m step5_queue` runs the API and one worker, in one console.
+            command = [sys.executable, "-m", stage]
+            env |= {"QUEUE_FOLDER": scratch, "PORT": "0"}
+            with running_server(command=command, env=env) as server:
+                server.wait_for_line(lambda text: text.endswith(CELERY_READY))
+                yield server
+        else:
+            with running_server(f"{stage}.app:app", env=env) as server:
+                yield server
 
 
 def compare_stages(job_seconds: float) -> list[StageTiming]:
     timings = []
-    for stage in ARTICLE_STAGES:
+    for stage in STAGES:
         print(f"serving {stage} with TASK_SECONDS={job_seconds:g} ...", flush=True)
-        with running_server(f"{stage}.app:app", env={"TASK_SECONDS": str(job_seconds)}) as server:
+        with serve_for_one_job(stage, job_seconds) as server:
             timings.append(measure_one_job(server, stage, job_seconds))
     return timings
 
