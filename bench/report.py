@@ -12,7 +12,7 @@ from importlib import metadata
 from bench.run import TASKS_PER_MEMORY_FIGURE, Results, StatusLatency, WallTime, mib, ms
 from bench.stages import Stage
 
-PACKAGES = ("fastapi", "starlette", "uvicorn", "httpx", "sqlalchemy", "sqlmodel", "celery")
+PACKAGES = ("fastapi", "starlette", "uvicorn", "httpx", "sqlalchemy", "celery")
 TARGET_RATIO = 2.0
 POST_TARGET_FROM_STAGE = 2  # stages 2 on: POST p50 within 2x of the empty endpoint
 STATUS_TARGET_FROM_STAGE = 4  # stages 4 on: GET /status p99 with 100 in flight within 2x idle

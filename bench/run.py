@@ -14,8 +14,8 @@ from bench.stages import Stage
 from bench.targets import EMPTY_PATH
 
 TASKS_PER_MEMORY_FIGURE = 10_000
-SETTLE_SECONDS = 5.0
-WARM_UP_REQUESTS = 10  # wait this long for jobs in flight to end before starting afresh
+SETTLE_SECONDS = 5.0  # wait this long for jobs in flight to end before starting afresh
+WARM_UP_REQUESTS = 10
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ GET /status, is timed the same way and the polling adds no load to the server be
 
 from __future__ import annotations
 
-import ast
+import importlib
 import shutil
 import signal
 import tempfile
@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 
 from bench.stages import Stage
-from tests.server import REPO_ROOT, RunningServer, start_server, wait_until
+from tests.server import RunningServer, start_server, wait_until
 
 # uvicorn's access log is off: the bench process reads every console line, and a line per
 # request would cost the measuring client CPU on a small machine. The stages' own prints stay.
@@ -25,20 +25,8 @@ CONSOLE_TAIL = 30
 
 
 def ending_line(stage: Stage) -> str:
-    """The stage's own "job ended" console string, `ENDING = "..."`, defined once in its code.
-
-    Read from the source rather than imported: importing a stage may have side effects here
-    (stage 5's tasks.py creates its queue folder), and the bench only needs the string.
-    """
-    source = REPO_ROOT / stage.package / f"{stage.console_module}.py"
-    for statement in ast.parse(source.read_text()).body:
-        if (
-            isinstance(statement, ast.Assign)
-            and [ast.unparse(target) for target in statement.targets] == ["ENDING"]
-            and isinstance(statement.value, ast.Constant)
-        ):
-            return str(statement.value.value)
-    raise LookupError(f"{source} defines no ENDING console line")
+    """The stage's own "job ended" console string, `ENDING`, defined once in its code."""
+    return str(importlib.import_module(f"{stage.package}.{stage.console_module}").ENDING)
 
 
 class JobEndings:

@@ -1,8 +1,8 @@
 """Pitfall 6: a background job that raises is invisible to the client.
 
-POST /long_task is stage 3's, with a job that lacks stage 3's try/except: the job raises, and
-its status says "running" forever. POST /two_tasks adds two tasks to one response; the first
-raises, so the second never runs.
+POST /long_task works like stage 3's (it shares stage 3's dict and GET /status), but its job
+lacks stage 3's try/except: the job raises, and its status says "running" forever.
+POST /two_tasks adds two tasks to one response; the first raises, so the second never runs.
 """
 
 import uuid

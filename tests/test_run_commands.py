@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from tests.conftest import StartServer
-from tests.server import uvicorn_command
 from tests.stage_timing import ARTICLE_STAGES
 
 
@@ -16,11 +15,3 @@ def test_python_dash_m_serves_the_stage_with_reload(stage: str, serve_fresh: Sta
     assert any("Started reloader process" in line for line in server.console_lines())
     schema = httpx.get(f"{server.url}/openapi.json").json()
     assert "post" in schema["paths"]["/long_task"]
-
-
-def test_the_uvicorn_command_names_the_app_as_a_reader_types_it() -> None:
-    assert uvicorn_command("step1_blocking.app:app")[1:4] == [
-        "-m",
-        "uvicorn",
-        "step1_blocking.app:app",
-    ]

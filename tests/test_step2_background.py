@@ -26,11 +26,6 @@ def test_response_returns_in_a_fraction_of_the_job(stage_timing: StageTiming) ->
     assert_answered_in_a_fraction_of_the_job(stage_timing)
 
 
-def test_job_still_runs_to_the_end_after_the_response(stage_timing: StageTiming) -> None:
-    assert stage_timing.job_finished_seconds >= JOB_SECONDS
-    assert stage_timing.job_finished_seconds > 5 * stage_timing.response_seconds
-
-
 def test_response_body_says_the_job_is_running(stage_server: RunningServer) -> None:
     since = stage_server.mark()
     response = httpx.post(f"{stage_server.url}/long_task")
