@@ -2,46 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.pitfall_figures import format_figures, live_figures
-from tests.server import STARTED, RunningServer, start_server
+from tests.server import STARTED, RunningServer, StartServer, server_starter
 from tests.stage_timing import StageTiming, format_table, measure_one_job
 
 # Jobs in tests are shortened through the documented setting, never by changing the code.
 JOB_SECONDS = 2.0
 TIMINGS = pytest.StashKey[list[StageTiming]]()
 
-StartServer = Callable[..., RunningServer]
-
-
-def _server_starter() -> Iterator[StartServer]:
-    started: list[RunningServer] = []
-
-    def start(app: str | None = None, **options: object) -> RunningServer:
-        server = start_server(app, **options)  # type: ignore[arg-type]
-        started.append(server)
-        return server
-
-    try:
-        yield start
-    finally:
-        for server in started:
-            server.stop()
-
 
 @pytest.fixture(scope="module")
 def serve() -> Iterator[StartServer]:
     """Start servers shared by a module's tests; all stop when the module ends."""
-    yield from _server_starter()
+    yield from server_starter()
 
 
 @pytest.fixture
 def serve_fresh() -> Iterator[StartServer]:
     """Start servers for one test (a clean state, other settings, a restart); all stop after it."""
-    yield from _server_starter()
+    yield from server_starter()
 
 
 @pytest.fixture(scope="module")

@@ -221,6 +221,28 @@ def start_server(
     return server
 
 
+StartServer = Callable[..., RunningServer]
+
+
+def server_starter() -> Iterator[StartServer]:
+    """A `start` function that keeps what it started; every server stops when this generator ends.
+
+    The `serve` fixtures yield from it, so servers live as long as the fixture's scope.
+    """
+    started: list[RunningServer] = []
+
+    def start(app: str | None = None, **options: object) -> RunningServer:
+        server = start_server(app, **options)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
 @contextmanager
 def running_server(app: str | None = None, **options: object) -> Iterator[RunningServer]:
     """start_server as a context manager: the server is stopped however the block ends."""

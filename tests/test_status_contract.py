@@ -8,14 +8,14 @@ A deployment is a function that starts everything the stage needs and returns it
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import JOB_SECONDS, StartServer
 from tests.databases import scratch_postgres_url, scratch_sqlite_url
-from tests.server import RunningServer, wait_until
+from tests.server import RunningServer, server_starter, wait_until
 from tests.step5_deployments import embedded, on_redis
 
 Deployment = Callable[[StartServer, dict[str, str]], RunningServer]
@@ -50,15 +50,21 @@ def deployment(request: pytest.FixtureRequest) -> Deployment:
 
 
 @pytest.fixture(scope="module")
-def api(deployment: Deployment, serve: StartServer) -> httpx.Client:
-    server = deployment(serve, {"TASK_SECONDS": str(JOB_SECONDS)})
+def serve_deployment(deployment: Deployment) -> Iterator[StartServer]:
+    """Servers of one deployment: they stop before the next deployment's servers start."""
+    yield from server_starter()
+
+
+@pytest.fixture(scope="module")
+def api(deployment: Deployment, serve_deployment: StartServer) -> Iterator[httpx.Client]:
+    server = deployment(serve_deployment, {"TASK_SECONDS": str(JOB_SECONDS)})
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def failing_api(deployment: Deployment, serve: StartServer) -> httpx.Client:
-    server = deployment(serve, {"TASK_SECONDS": "0.2", "TASK_FAIL": "1"})
+def failing_api(deployment: Deployment, serve_deployment: StartServer) -> Iterator[httpx.Client]:
+    server = deployment(serve_deployment, {"TASK_SECONDS": "0.2", "TASK_FAIL": "1"})
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
 
