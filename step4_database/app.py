@@ -7,10 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import anyio
 from fastapi import BackgroundTasks, FastAPI, HTTPException
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from step4_database.settings import Settings
@@ -23,11 +24,18 @@ ENDING = "Ending long task"
 FAILED = "Long task failed"
 EXITING = "Exiting endpoint"
 INTERRUPTED = "Task interrupted, marked failed"
+TOO_LATE = "Long task ended after it was marked failed; status left failed"
 UPKEEP_FAILED = "Task upkeep failed, will retry"
 
 # Opened when this worker process starts (see lifespan); one of each per process.
 store: TaskStore
 job_threads: anyio.CapacityLimiter
+
+# The tasks this process has a job for (running or waiting for a thread): the only leases its
+# heartbeat renews. A job leaves the set however it ends, even when its final write fails, so
+# a task whose outcome was never recorded stops being renewed and the sweep reports it failed.
+jobs_in_flight: set[str] = set()
+jobs_in_flight_lock = threading.Lock()  # the set is changed by the event loop, read by upkeep
 
 
 @asynccontextmanager
@@ -48,12 +56,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 
 
+def as_utc(moment: datetime) -> datetime:
+    # Stored without a zone (SQLite has none); say it is UTC so clients read it right.
+    return moment.replace(tzinfo=UTC)
+
+
+StoredTime = Annotated[datetime, AfterValidator(as_utc)]
+
+
 class TaskDetails(BaseModel):
     id: str
     status: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: StoredTime
+    started_at: StoredTime | None
+    finished_at: StoredTime | None
     error: str | None
 
 
@@ -70,7 +86,9 @@ def keep_tasks_honest(settings: Settings, stopping: threading.Event) -> None:
     retention = timedelta(seconds=settings.retention_seconds)
     while True:
         try:
-            store.renew_leases()
+            with jobs_in_flight_lock:
+                in_flight = list(jobs_in_flight)
+            store.renew_leases(in_flight)
             for task_id in store.fail_interrupted():
                 say(f"{INTERRUPTED}: {task_id}")
             store.delete_finished_before(utc_now() - retention)
@@ -91,24 +109,30 @@ def job_seconds() -> float:
 
 
 def very_long_task(task_id: str) -> None:
-    store.mark_started(task_id)
     try:
+        store.mark_started(task_id)
         say(STARTING)
         time.sleep(job_seconds())
         if os.environ.get("TASK_FAIL") == "1":
             raise RuntimeError("TASK_FAIL=1: the long task fails on purpose")
     except Exception as error:
-        store.mark_finished(task_id, error=str(error))
-        say(f"{FAILED}: {error}")
+        outcome, line = str(error), f"{FAILED}: {error}"
     else:
-        store.mark_finished(task_id)
-        say(ENDING)
+        outcome, line = None, ENDING
+    # False when a sibling already reported the task interrupted: the first verdict stands.
+    say(line if store.mark_finished(task_id, error=outcome) else f"{TOO_LATE}: {task_id}")
 
 
 async def run_in_job_thread(task_id: str) -> None:
-    # Jobs take threads from their own limiter, not from the 40 that serve `def` endpoints:
-    # 100 sleeping jobs cannot make GET /status wait (stage 3 starves; see Pitfalls).
-    await anyio.to_thread.run_sync(very_long_task, task_id, limiter=job_threads)
+    with jobs_in_flight_lock:
+        jobs_in_flight.add(task_id)
+    try:
+        # Jobs take threads from their own limiter, not from the 40 that serve `def` endpoints:
+        # 100 sleeping jobs cannot make GET /status wait (stage 3 starves; see Pitfalls).
+        await anyio.to_thread.run_sync(very_long_task, task_id, limiter=job_threads)
+    finally:
+        with jobs_in_flight_lock:
+            jobs_in_flight.discard(task_id)
 
 
 @app.post("/long_task")
@@ -135,16 +159,4 @@ def task_details(task_id: str) -> TaskDetails:
     task = store.get(task_id)
     if task is None:
         raise HTTPException(status_code=404, detail="Item not found")
-    return TaskDetails(
-        id=task.id,
-        status=task.status,
-        created_at=as_utc(task.created_at),
-        started_at=as_utc(task.started_at),
-        finished_at=as_utc(task.finished_at),
-        error=task.error,
-    )
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    # Stored without a zone (SQLite has none); say it is UTC so clients read it right.
-    return None if moment is None else moment.replace(tzinfo=UTC)
+    return TaskDetails.model_validate(task, from_attributes=True)

@@ -21,8 +21,7 @@ class Settings:
 
     @property
     def lease_seconds(self) -> float:
-        # Three missed heartbeats before a task counts as interrupted: a busy moment is not death.
-        return 3 * self.heartbeat_seconds
+        return lease_for(self.heartbeat_seconds)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -32,6 +31,11 @@ class Settings:
             retention_seconds=positive_number("TASK_RETENTION_SECONDS", "86400"),
             job_threads=int(positive_number("JOB_THREADS", "100", whole=True)),
         )
+
+
+def lease_for(heartbeat_seconds: float) -> float:
+    # Three missed heartbeats before a task counts as interrupted: a busy moment is not death.
+    return 3 * heartbeat_seconds
 
 
 def positive_number(name: str, default: str, whole: bool = False) -> float:

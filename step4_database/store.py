@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
-INTERRUPTED = "interrupted: the process running this task stopped before it finished"
+INTERRUPTED = "interrupted: its process stopped, or failed to record its outcome"
 
 metadata = MetaData()
 
@@ -126,15 +127,23 @@ class TaskStore:
             row = db.execute(select(tasks).where(tasks.c.id == task_id)).first()
         return None if row is None else Task(**row._mapping)
 
-    def renew_leases(self) -> int:
-        """The heartbeat: this process is alive, so its running tasks are too."""
+    def renew_leases(self, task_ids: Sequence[str]) -> int:
+        """The heartbeat: this process is alive and still has jobs for `task_ids`."""
+        renewed = 0
         with self.engine.begin() as db:
-            result = db.execute(
-                update(tasks)
-                .where(tasks.c.owner == self.owner, tasks.c.status == RUNNING)
-                .values(lease_expires_at=utc_now() + self.lease)
-            )
-        return result.rowcount
+            # In slices: databases cap the number of values one statement may carry.
+            for first in range(0, len(task_ids), 1000):
+                result = db.execute(
+                    update(tasks)
+                    .where(
+                        tasks.c.id.in_(task_ids[first : first + 1000]),
+                        tasks.c.owner == self.owner,
+                        tasks.c.status == RUNNING,
+                    )
+                    .values(lease_expires_at=utc_now() + self.lease)
+                )
+                renewed += result.rowcount
+        return renewed
 
     def fail_interrupted(self) -> list[str]:
         """Fail every running task whose process stopped renewing its lease (killed, crashed,

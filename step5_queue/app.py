@@ -60,7 +60,12 @@ def long_task() -> str:
     # Record the id where the results live, before a worker can start the job: every API
     # process on every machine can then answer for it, and it expires with the result.
     celery_app.backend.store_result(task_id, None, QUEUED)
-    very_long_task.apply_async(task_id=task_id)
+    try:
+        very_long_task.apply_async(task_id=task_id)
+    except Exception:
+        # No job was queued (the broker is down): forget the id, or it says "queued" for ever.
+        celery_app.backend.forget(task_id)
+        raise
     print(EXITING)
     return task_id
 

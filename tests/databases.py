@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Row
+
+from step4_database.store import tasks
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -56,11 +58,23 @@ def scratch_postgres_url() -> str:
     return _scratch.enter_context(postgres_schema())
 
 
+def execute(database_url: str, statement: str, **params: object) -> int:
+    """Run one SQL statement on the database the servers use, as another client would; the
+    number of rows it changed."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as db:
+            return db.execute(text(statement), params).rowcount
+    finally:
+        engine.dispose()
+
+
 def task_rows(database_url: str) -> list[Row]:
-    """Every row of the task table, read straight from the database the server writes."""
+    """Every row of the task table, read straight from the database the server writes (through
+    the stage's table definition, so times come back as datetimes on SQLite too)."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as db:
-            return list(db.execute(text("SELECT * FROM tasks")))
+            return list(db.execute(select(tasks)))
     finally:
         engine.dispose()

@@ -22,7 +22,7 @@ from tests.conftest import StartServer
 from tests.server import RunningServer
 
 STAGE = "step5_queue"
-# .ci/run makes sure a Redis answers here (or starts one and passes its URL).
+# .ci/run makes sure a Redis answers here, on 127.0.0.1:6379 (starting one if none does).
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 _folders: list[str] = []
@@ -67,6 +67,15 @@ def start_worker(
     ready_line = f"{node} ready."
     return serve(
         command=command, env=env, ready_line=ready_line, serves_http=False, stop_signal=SIGKILL
+    )
+
+
+def node_of(worker: RunningServer) -> str:
+    """The node name start_worker gave the worker, as `celery inspect --destination` takes it."""
+    return next(
+        arg.removeprefix("--hostname=")
+        for arg in worker.process.args
+        if arg.startswith("--hostname=")
     )
 
 

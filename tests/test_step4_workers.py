@@ -2,7 +2,8 @@
 
 Every server here shares one real database with others (SQLite file or PostgreSQL schema), the
 way `--workers 4` or two machines behind a proxy would. Heartbeats are shortened through the
-documented HEARTBEAT_SECONDS setting so a lease runs out in well under a second.
+documented HEARTBEAT_SECONDS setting so a lease runs out in seconds, not the default 15.
+Servers whose jobs outlive their test stop with SIGKILL, so no test waits for a job it ignores.
 """
 
 from __future__ import annotations
@@ -16,31 +17,48 @@ import httpx
 import pytest
 
 from bench.step4_bounded import PAGE_TABLE, measure, read_table
-from step4_database.app import INTERRUPTED, STARTING
+from step4_database.app import INTERRUPTED, STARTING, TOO_LATE
+from step4_database.settings import lease_for
 from step4_database.store import INTERRUPTED as INTERRUPTED_ERROR
+from step4_database.store import utc_now
 from tests.conftest import StartServer
 from tests.console_check import assert_console_matches
-from tests.databases import sqlite_url, task_rows
+from tests.databases import execute, sqlite_url, task_rows
 from tests.many_requests import post_at_once
 from tests.server import RunningServer, wait_until
 
 APP = "step4_database.app:app"
-HEARTBEAT_SECONDS = 0.2
-LEASE_SECONDS = 3 * HEARTBEAT_SECONDS  # the app's rule: three missed heartbeats
+# A lease of 1.5 s: a CPU stall on a busy 2-core machine must not make a live job look dead.
+HEARTBEAT_SECONDS = 0.5
+LEASE_SECONDS = lease_for(HEARTBEAT_SECONDS)
+# Longer than two leases: a job that was not renewed would be reported failed before its end.
+LIVE_JOB_SECONDS = 2 * LEASE_SECONDS + 1
+# A job that no test waits for; its server is stopped with SIGKILL.
+ENDLESS_JOB_SECONDS = 600
+# Long enough for the test to write a verdict while the job still runs.
+VERDICT_JOB_SECONDS = 2
+# What an assertion on "how soon" allows on top of leases and heartbeats: starting a server,
+# polling, a loaded machine. Small next to what a missed deadline would take (forever).
+SLACK_SECONDS = 5
 WORKERS = 4
 LOAD = 500
 
 
 def serve_stage4(
-    serve: StartServer, database_url: str, task_seconds: float, **settings: str
+    serve: StartServer,
+    database_url: str,
+    task_seconds: float,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    **settings: str,
 ) -> RunningServer:
     env = {
         "DATABASE_URL": database_url,
         "TASK_SECONDS": str(task_seconds),
-        "HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+        "HEARTBEAT_SECONDS": str(heartbeat_seconds),
         **settings,
     }
-    return serve(APP, env=env)
+    # SIGTERM would wait for running jobs (uvicorn's graceful shutdown) that no test awaits.
+    return serve(APP, env=env, stop_signal=signal.SIGKILL)
 
 
 # No keep-alive: every request opens a fresh connection, which any worker may accept.
@@ -65,6 +83,12 @@ def details_of(server: RunningServer, task_id: str) -> dict[str, object]:
     response = httpx.get(f"{server.url}/tasks/{task_id}")
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def lease_left_of(database_url: str, task_id: str) -> float:
+    """Seconds until the task's lease runs out, by this machine's clock (the servers' too)."""
+    [expires] = [row.lease_expires_at for row in task_rows(database_url) if row.id == task_id]
+    return (expires - utc_now()).total_seconds()
 
 
 def start_job(server: RunningServer) -> str:
@@ -132,21 +156,29 @@ def test_a_killed_job_is_reported_failed_after_restart_and_finished_ones_survive
     finished = [start_job(first) for _ in range(3)]
     wait_until(lambda: all(status_of(first, t) == "completed" for t in finished), 20)
     before = {task_id: details_of(first, task_id) for task_id in finished}
-    first.stop()  # a graceful restart
+    first.stop(signal.SIGTERM)  # a graceful restart: its jobs have all ended
 
-    # A longer lease here, so the restart below comes before it runs out, as it would with the
-    # default 15 s: the restarted server first reports "running", then "failed".
-    crashing = serve_stage4(serve_fresh, database, task_seconds=60, HEARTBEAT_SECONDS="1")
+    # The killed worker renewed its lease every heartbeat, so the lease runs on for about two
+    # heartbeats after the kill: 4 s here, for the restart below to start and answer "running"
+    # before it runs out, as it would with the default 15 s.
+    crashing_heartbeat = 2.0
+    crashing = serve_stage4(
+        serve_fresh, database, ENDLESS_JOB_SECONDS, heartbeat_seconds=crashing_heartbeat
+    )
     since = crashing.mark()
     killed = start_job(crashing)
     crashing.wait_for_line(STARTING, since)
+    killed_at = time.monotonic()  # before the kill, so "reported after" is never understated
     crashing.stop(signal.SIGKILL)  # kill -9: no shutdown code runs
-    killed_at = time.monotonic()
-    assert {row.id: row.status for row in task_rows(database)}[killed] == "running"
+    lease_left = lease_left_of(database, killed)
+    assert lease_left > 0
 
     restarted = serve_stage4(serve_fresh, database, task_seconds=0.1)
-    assert status_of(restarted, killed) == "running"
-    wait_until(lambda: status_of(restarted, killed) == "failed", 10, "killed job failed")
+    assert status_of(restarted, killed) == "running", (
+        f"restart answered {time.monotonic() - killed_at:.1f}s after the kill; "
+        f"the lease had {lease_left:.1f}s left"
+    )
+    wait_until(lambda: status_of(restarted, killed) == "failed", 20, "killed job failed")
     reported_after = time.monotonic() - killed_at
     assert {task_id: details_of(restarted, task_id) for task_id in finished} == before
     details = details_of(restarted, killed)
@@ -154,8 +186,9 @@ def test_a_killed_job_is_reported_failed_after_restart_and_finished_ones_survive
     assert details["started_at"] is not None
     restarted.wait_for_line(f"{INTERRUPTED}: {killed}")
     assert_console_matches("step4_database_restart", restarted.console_lines())
-    # Bounded: a lease plus a heartbeat, plus the restart itself (a second or two).
-    assert reported_after < 3 * 1 + HEARTBEAT_SECONDS + 8
+    # Not before the lease ran out, and then within a heartbeat of the restarted server.
+    assert lease_left < reported_after
+    assert reported_after < lease_for(crashing_heartbeat) + HEARTBEAT_SECONDS + SLACK_SECONDS
 
 
 def test_a_sibling_keeps_its_live_job_and_reports_it_failed_once_killed(
@@ -163,10 +196,9 @@ def test_a_sibling_keeps_its_live_job_and_reports_it_failed_once_killed(
 ) -> None:
     database = sqlite_url(tmp_path)
     sibling = serve_stage4(serve_fresh, database, task_seconds=0.1)
-    runner = serve_stage4(serve_fresh, database, task_seconds=2)
-    since = runner.mark()
+    runner = serve_stage4(serve_fresh, database, task_seconds=LIVE_JOB_SECONDS)
     live = start_job(runner)
-    # The sibling checks for dead owners every heartbeat; the job outlives several leases.
+    # The sibling checks for dead owners every heartbeat; the job outlives two leases.
     started = time.monotonic()
     seen: list[str | None] = []
 
@@ -174,19 +206,61 @@ def test_a_sibling_keeps_its_live_job_and_reports_it_failed_once_killed(
         seen.append(status_of(sibling, live))
         return seen[-1] != "running"
 
-    wait_until(job_left_running, 20, "live job finished")
+    wait_until(job_left_running, LIVE_JOB_SECONDS + 20, "live job finished")
     assert seen[-1] == "completed", Counter(seen)
-    assert time.monotonic() - started > 3 * LEASE_SECONDS
+    assert time.monotonic() - started > 2 * LEASE_SECONDS
     assert len(seen) > 10
 
     since = runner.mark()
     killed = start_job(runner)
     runner.wait_for_line(STARTING, since)
-    runner.stop(signal.SIGKILL)
     killed_at = time.monotonic()
-    wait_until(lambda: status_of(sibling, killed) == "failed", 10, "killed job failed")
-    assert time.monotonic() - killed_at < LEASE_SECONDS + 2 * HEARTBEAT_SECONDS + 2
+    runner.stop(signal.SIGKILL)
+    lease_left = lease_left_of(database, killed)
+    wait_until(lambda: status_of(sibling, killed) == "failed", 20, "killed job failed")
+    reported_after = time.monotonic() - killed_at
+    assert lease_left < reported_after  # a lease is honoured to its end
+    assert reported_after < LEASE_SECONDS + HEARTBEAT_SECONDS + SLACK_SECONDS
     assert details_of(sibling, killed)["error"] == INTERRUPTED_ERROR
+
+
+# --- a job whose outcome cannot be recorded ----------------------------------------------------
+
+
+def test_a_job_whose_final_write_fails_is_reported_failed_not_running_forever(
+    serve_fresh: StartServer, tmp_path: Path
+) -> None:
+    database = sqlite_url(tmp_path)
+    # No sibling here, so nothing races the lease: the shortest heartbeat keeps the test short.
+    server = serve_stage4(serve_fresh, database, task_seconds=0.1, heartbeat_seconds=0.2)
+    # A real failure of the job's last statement (as a full disk or a lock held past the busy
+    # timeout would give) while the heartbeat's own writes still succeed.
+    execute(
+        database,
+        "CREATE TRIGGER refuse_outcomes BEFORE UPDATE OF status ON tasks"
+        " WHEN NEW.status = 'completed' BEGIN SELECT RAISE(ABORT, 'outcome refused'); END",
+    )
+    since = server.mark()
+    task_id = start_job(server)
+    server.wait_for_line(lambda line: "outcome refused" in line, since)
+    # The process lives on, but no longer renews the lease of a job it no longer runs.
+    wait_until(lambda: status_of(server, task_id) == "failed", 20, "task reported failed")
+    assert details_of(server, task_id)["error"] == INTERRUPTED_ERROR
+
+
+def test_a_job_ending_after_its_task_was_marked_failed_leaves_it_failed(
+    serve_fresh: StartServer, tmp_path: Path
+) -> None:
+    database = sqlite_url(tmp_path)
+    server = serve_stage4(serve_fresh, database, task_seconds=VERDICT_JOB_SECONDS)
+    since = server.mark()
+    task_id = start_job(server)
+    server.wait_for_line(STARTING, since)
+    # What a sibling's sweep writes when this worker's heartbeat stalled past the lease.
+    failed = "UPDATE tasks SET status = 'failed' WHERE id = :id AND status = 'running'"
+    assert execute(database, failed, id=task_id) == 1, "the job ended before the test failed it"
+    server.wait_for_line(f"{TOO_LATE}: {task_id}", since)
+    assert status_of(server, task_id) == "failed"  # the first verdict stands
 
 
 # --- retention ---------------------------------------------------------------------------------
@@ -195,20 +269,17 @@ def test_a_sibling_keeps_its_live_job_and_reports_it_failed_once_killed(
 def test_finished_tasks_are_deleted_after_the_retention_and_running_ones_never(
     serve_fresh: StartServer, tmp_path: Path
 ) -> None:
-    retention = 0.5
-    server = serve_stage4(
-        serve_fresh, sqlite_url(tmp_path), task_seconds=1.5, TASK_RETENTION_SECONDS=str(retention)
-    )
-    first = start_job(server)
-    wait_until(lambda: status_of(server, first) == "completed", 10, "first job completed")
-    second = start_job(server)
-    second_posted = time.monotonic()
-    wait_until(lambda: status_of(server, first) is None, 5, "first task deleted")
-    # Older than the retention and a heartbeat more, yet running: it must still be there.
-    wait_until(lambda: time.monotonic() - second_posted > retention + 2 * HEARTBEAT_SECONDS, 5)
-    assert status_of(server, second) == "running"
-    wait_until(lambda: status_of(server, second) == "completed", 10, "second job completed")
-    wait_until(lambda: status_of(server, second) is None, 5, "second task deleted")
+    database = sqlite_url(tmp_path)
+    retention = {"TASK_RETENTION_SECONDS": "0.5"}
+    long_jobs = serve_stage4(serve_fresh, database, ENDLESS_JOB_SECONDS, **retention)
+    short_jobs = serve_stage4(serve_fresh, database, task_seconds=0.1, **retention)
+    running = start_job(long_jobs)
+    finished = start_job(short_jobs)  # posted after `running` was created, so ends after too
+    wait_until(lambda: status_of(short_jobs, finished) == "completed", 10, "short job completed")
+    # Deleted by a sweep more than the retention after it finished, so more than the retention
+    # after `running` was posted: that sweep saw `running` old enough, and had to leave it.
+    wait_until(lambda: status_of(short_jobs, finished) is None, 10, "finished task deleted")
+    assert status_of(long_jobs, running) == "running"
 
 
 # --- bounded: the table and the file stop growing --------------------------------------------

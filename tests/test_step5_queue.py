@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,12 +26,13 @@ from tests.conftest import JOB_SECONDS, StartServer
 from tests.console_check import assert_console_matches
 from tests.many_requests import post_at_once
 from tests.server import RunningServer, wait_until
-from tests.stage_timing import StageTiming
+from tests.stage_timing import StageTiming, assert_answered_in_a_fraction_of_the_job
 from tests.step5_deployments import (
     STAGE,
     embedded,
     embedded_env,
     message_files,
+    node_of,
     redis_env,
     start_api,
     start_worker,
@@ -50,12 +52,6 @@ def stage_server(serve: StartServer, queue_env: dict[str, str]) -> RunningServer
     server = serve(command=[sys.executable, "-m", STAGE], env={**queue_env, "PORT": "0"})
     server.wait_for_line(lambda text: text.endswith(WORKER_READY))
     return server
-
-
-@pytest.fixture
-def client(stage_server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stage_server.url, timeout=10) as client:
-        yield client
 
 
 def status_of(client: httpx.Client, task_id: str) -> str:
@@ -79,8 +75,7 @@ def test_the_api_answers_and_a_worker_process_runs_the_job(
 
 
 def test_response_returns_in_a_fraction_of_the_job(stage_timing: StageTiming) -> None:
-    assert stage_timing.response_seconds < min(JOB_SECONDS / 10, 1.0)
-    assert stage_timing.job_finished_seconds >= JOB_SECONDS
+    assert_answered_in_a_fraction_of_the_job(stage_timing)
 
 
 def test_console_block_on_the_docs_page_is_what_python_dash_m_prints(
@@ -89,22 +84,23 @@ def test_console_block_on_the_docs_page_is_what_python_dash_m_prints(
     assert_console_matches("step5_queue", first_job_console)
 
 
-def test_a_finished_jobs_message_is_gone_from_the_folder(
-    stage_timing: StageTiming, queue_env: dict[str, str]
-) -> None:
-    assert stage_timing.job_finished_seconds > 0
+@pytest.mark.usefixtures("stage_timing")  # a job has run to its end
+def test_a_finished_jobs_message_is_gone_from_the_folder(queue_env: dict[str, str]) -> None:
     assert message_files(queue_env) == []
 
 
-def test_python_dash_m_runs_beat_so_sqlite_results_expire(stage_server: RunningServer) -> None:
-    # Celery's beat sends its built-in cleanup task, which deletes expired SQLite results.
+def test_python_dash_m_starts_celery_beat_in_its_worker(stage_server: RunningServer) -> None:
+    # Beat sends Celery's built-in cleanup task (daily), which deletes expired SQLite results.
     stage_server.wait_for_line(lambda text: "beat: Starting" in text)
 
 
 def test_killing_and_restarting_the_api_mid_job_leaves_the_job_and_its_status_alone(
     serve_fresh: StartServer,
 ) -> None:
-    env = {**embedded_env(), "TASK_SECONDS": "3"}
+    # Killing the API, starting a new one and asking it must all happen while the job runs.
+    # That took 0.6-0.7 s here; a 6 s job leaves a loaded machine five more, and the test
+    # waits for the job to complete, so a longer one would only cost time.
+    env = {**embedded_env(), "TASK_SECONDS": "6"}
     worker = start_worker(serve_fresh, env)
     api = start_api(serve_fresh, env)
     task_id = httpx.post(f"{api.url}/long_task").json()
@@ -131,39 +127,65 @@ def test_a_failed_job_reports_its_error(serve_fresh: StartServer) -> None:
     assert (unknown.status_code, unknown.json()) == (404, {"detail": "Item not found"})
 
 
-def test_without_a_broker_the_post_fails_and_hands_out_no_id(serve_fresh: StartServer) -> None:
+def recorded_ids(env: dict[str, str]) -> list[str]:
+    """Every id the embedded result store holds (Celery's database backend: one row each)."""
+    with sqlite3.connect(Path(env["QUEUE_FOLDER"]) / "results.sqlite3") as connection:
+        return [row[0] for row in connection.execute("SELECT task_id FROM celery_taskmeta")]
+
+
+def test_without_a_broker_the_post_fails_and_leaves_no_id_behind(
+    serve_fresh: StartServer,
+) -> None:
     # Port 1 on 127.0.0.1: nothing listens, so every connection is refused at once.
-    api = start_api(serve_fresh, {**embedded_env(), "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"})
+    env = {**embedded_env(), "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}
+    api = start_api(serve_fresh, env)
     response = httpx.post(f"{api.url}/long_task", timeout=30)
     assert response.status_code == 500
     api.wait_for_line(lambda text: "OperationalError" in text)
+    # The API recorded the id before it sent the job; with no job sent, it deleted the record,
+    # or the id would say "queued" for a job that no worker will ever run.
+    assert recorded_ids(env) == []
+
+
+def seconds_per_status(client: httpx.Client, task_id: str) -> float:
+    started = time.perf_counter()
+    assert status_of(client, task_id) == "queued"
+    return time.perf_counter() - started
 
 
 def test_status_stays_fast_with_100_jobs_queued(serve_fresh: StartServer) -> None:
-    # No worker: every job stays queued, one file each in the folder.
-    env = embedded_env()
-    api = start_api(serve_fresh, env)
-    with httpx.Client(base_url=api.url) as client:
-        task_ids = [client.post("/long_task").json() for _ in range(100)]
-        assert len(message_files(env)) == 100
-
-        def seconds_per_status() -> float:
-            started = time.perf_counter()
-            assert status_of(client, task_ids[-1]) == "queued"
-            return time.perf_counter() - started
-
-        median = statistics.median(seconds_per_status() for _ in range(20))
-        waiting = client.get(f"/tasks/{task_ids[-1]}").json()
+    # No worker: every job stays queued, one file each in the folder. Two APIs, one with 1 job
+    # queued and one with 100, asked in turn (each first half the time), so the machine's noise
+    # falls on both alike.
+    envs = [embedded_env(), embedded_env()]
+    with ThreadPoolExecutor(2) as starting:
+        apis = list(starting.map(lambda env: start_api(serve_fresh, env), envs))
+    seconds: list[list[float]] = [[], []]
+    with httpx.Client(base_url=apis[0].url) as one, httpx.Client(base_url=apis[1].url) as hundred:
+        one_id = one.post("/long_task").json()
+        hundred_ids = [hundred.post("/long_task").json() for _ in range(100)]
+        assert [len(message_files(env)) for env in envs] == [1, 100]
+        asks = [(one, one_id), (hundred, hundred_ids[-1])]
+        for turn in range(40):
+            for which in (0, 1) if turn % 2 else (1, 0):
+                seconds[which].append(seconds_per_status(*asks[which]))
+        waiting = hundred.get(f"/tasks/{hundred_ids[-1]}").json()
     assert (waiting["status"], waiting["finished_at"], waiting["error"]) == ("queued", None, None)
-    # A few milliseconds here; the bound only catches a status that scans the queue.
-    assert median < 0.05, f"GET /status took {median * 1000:.0f} ms with 100 jobs queued"
+    with_one, with_hundred = (statistics.median(times) for times in seconds)
+    # The same within noise (a status is one read by id); a status that went through the
+    # queued jobs would take longer the more there are.
+    assert with_hundred < 3 * with_one, (
+        f"GET /status: {with_hundred * 1000:.1f} ms with 100 jobs queued, "
+        f"{with_one * 1000:.1f} ms with 1"
+    )
 
 
 # Enough for the race in folder_transport.py: each idle worker lists the folder every 0.1 s,
 # and the more of them list it, the likelier one catches a message file half written. With
-# kombu's own transport this lost 1-2 jobs in 7 of 8 runs (6 workers: 6 of 8).
+# kombu's own transport (CELERY_BROKER_URL=filesystem://) this lost 1-2 jobs in 5 of 6 runs
+# (8 workers of 4 processes: 7 of 8 runs; 8 of 2: 4 of 6).
 SIMULTANEOUS_POSTS = 200
-POLLING_WORKERS = 8
+POLLING_WORKERS = 4
 
 
 def test_many_simultaneous_posts_on_the_embedded_transport_lose_no_job(
@@ -204,14 +226,19 @@ def test_ctrl_c_stops_the_api_and_the_worker(serve_fresh: StartServer) -> None:
     wait_until(lambda: not server.is_alive() and not server.group_is_alive(), 30, "both to exit")
 
 
-def test_celery_inspect_lists_the_running_job(
-    stage_server: RunningServer, client: httpx.Client, queue_env: dict[str, str]
-) -> None:
-    since = stage_server.mark()
-    task_id = client.post("/long_task").json()
-    stage_server.wait_for_line(STARTING, since)
+def test_celery_inspect_lists_the_running_job(serve_fresh: StartServer) -> None:
+    # A job far longer than the test: it is still running when the worker answers (and the
+    # worker is stopped with SIGKILL, so nobody waits for it).
+    env = {**embedded_env(), "TASK_SECONDS": "600"}
+    worker = start_worker(serve_fresh, env)
+    api = start_api(serve_fresh, env)
+    task_id = httpx.post(f"{api.url}/long_task").json()
+    worker.wait_for_line(STARTING)
+    # Named, the worker's answer ends the wait; --timeout gives a busy machine 10 s to answer
+    # (the default is 1 s).
     inspect = [sys.executable, "-m", "celery", "-A", f"{STAGE}.tasks", "inspect", "active"]
+    inspect += ["--destination", node_of(worker), "--timeout", "10"]
     answer = subprocess.run(
-        inspect, env={**os.environ, **queue_env}, capture_output=True, text=True, timeout=30
+        inspect, env={**os.environ, **env}, capture_output=True, text=True, timeout=30
     )
     assert task_id in answer.stdout, answer.stdout + answer.stderr
