@@ -32,7 +32,7 @@ from tests.step5_deployments import (
     start_worker,
 )
 
-KILLED_JOB_SECONDS = 1.0
+KILLED_JOB_SECONDS = 1.5  # long enough that the kill lands mid-job on a busy machine
 # Longer than the killed job; short, so the test waits only seconds for the handover.
 SHORT_VISIBILITY_SECONDS = 2.0
 # Redis is swept for overdue jobs every second (unacked_restore_interval in tasks.py).
