@@ -8,10 +8,8 @@ import pytest
 
 from tests.pitfall_figures import format_figures, live_figures
 from tests.server import STARTED, RunningServer, StartServer, server_starter
-from tests.stage_timing import StageTiming, format_table, measure_one_job
+from tests.stage_timing import JOB_SECONDS, StageTiming, format_table, measure_one_job
 
-# Jobs in tests are shortened through the documented setting, never by changing the code.
-JOB_SECONDS = 2.0
 TIMINGS = pytest.StashKey[list[StageTiming]]()
 
 

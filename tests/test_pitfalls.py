@@ -31,7 +31,6 @@ from pitfalls.measure_memory import as_markdown, measure
 from pitfalls.uuid1_leak import created_at, hardware_address
 from step2_background import app as stage2
 from step3_status import app as stage3
-from tests.conftest import StartServer
 from tests.console_check import assert_console_matches
 from tests.pitfall_figures import (
     PITFALL_TITLES,
@@ -47,7 +46,7 @@ from tests.pitfall_figures import (
     store,
     stored_figures,
 )
-from tests.server import REPO_ROOT, RunningServer, wait_until
+from tests.server import REPO_ROOT, RunningServer, StartServer, wait_until
 
 JOB = 1.0  # where the job's length only has to be visible next to a fast answer
 POOL_JOB = 3.0  # pitfall 3: long enough that 40 jobs are posted well before the first ends

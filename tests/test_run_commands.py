@@ -5,7 +5,7 @@ import sys
 import httpx
 import pytest
 
-from tests.conftest import StartServer
+from tests.server import StartServer
 from tests.stage_timing import ARTICLE_STAGES
 
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.conftest import JOB_SECONDS, StartServer
 from tests.databases import scratch_postgres_url, scratch_sqlite_url
-from tests.server import RunningServer, server_starter, wait_until
+from tests.server import RunningServer, StartServer, server_starter, wait_until
+from tests.stage_timing import JOB_SECONDS
 from tests.step5_deployments import embedded, on_redis
 
 Deployment = Callable[[StartServer, dict[str, str]], RunningServer]

@@ -6,10 +6,9 @@ import time
 import httpx
 
 from step1_blocking.app import ENDING, STARTING
-from tests.conftest import JOB_SECONDS, StartServer
 from tests.console_check import assert_console_matches
-from tests.server import RunningServer
-from tests.stage_timing import StageTiming
+from tests.server import RunningServer, StartServer
+from tests.stage_timing import JOB_SECONDS, StageTiming
 
 STAGE = "step1_blocking"
 

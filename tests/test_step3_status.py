@@ -9,10 +9,10 @@ import uuid
 import httpx
 
 from step3_status.app import ENDING
-from tests.conftest import JOB_SECONDS
 from tests.console_check import assert_console_matches
 from tests.server import RunningServer
 from tests.stage_timing import (
+    JOB_SECONDS,
     RESPONSE_BEFORE_JOB,
     StageTiming,
     assert_answered_in_a_fraction_of_the_job,

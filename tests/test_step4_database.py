@@ -17,16 +17,15 @@ import httpx
 import pytest
 
 from step4_database.app import ENDING, STARTING
-from tests.conftest import JOB_SECONDS, TIMINGS, StartServer
 from tests.console_check import assert_console_matches
 from tests.databases import sqlite_url
 from tests.many_requests import post_at_once
-from tests.server import RunningServer, start_server, wait_until
+from tests.server import RunningServer, StartServer, start_server, wait_until
 from tests.stage_timing import (
+    JOB_SECONDS,
     RESPONSE_BEFORE_JOB,
     StageTiming,
     assert_answered_in_a_fraction_of_the_job,
-    measure_one_job,
 )
 
 STAGE = "step4_database"
@@ -41,13 +40,6 @@ STATUS_QUERIES = 20
 def stage_server(serve: StartServer, tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
     database = sqlite_url(tmp_path_factory.mktemp("step4"))
     return serve(APP, env={"TASK_SECONDS": str(JOB_SECONDS), "DATABASE_URL": database})
-
-
-@pytest.fixture(scope="module")
-def stage_timing(request: pytest.FixtureRequest, stage_server: RunningServer) -> StageTiming:
-    timing = measure_one_job(stage_server, STAGE, JOB_SECONDS)
-    request.config.stash.setdefault(TIMINGS, []).append(timing)
-    return timing
 
 
 def task_details(server: RunningServer, task_id: str) -> dict[str, object]:

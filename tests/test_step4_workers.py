@@ -21,11 +21,10 @@ from step4_database.app import INTERRUPTED, STARTING, TOO_LATE
 from step4_database.settings import lease_for
 from step4_database.store import INTERRUPTED as INTERRUPTED_ERROR
 from step4_database.store import utc_now
-from tests.conftest import StartServer
 from tests.console_check import assert_console_matches
 from tests.databases import execute, sqlite_url, task_rows
 from tests.many_requests import post_at_once
-from tests.server import RunningServer, wait_until
+from tests.server import RunningServer, StartServer, wait_until
 
 APP = "step4_database.app:app"
 # A lease of 1.5 s: a CPU stall on a busy 2-core machine must not make a live job look dead.

@@ -22,11 +22,10 @@ import httpx
 import pytest
 
 from step5_queue.tasks import STARTING
-from tests.conftest import JOB_SECONDS, StartServer
 from tests.console_check import assert_console_matches
 from tests.many_requests import post_at_once
-from tests.server import RunningServer, wait_until
-from tests.stage_timing import StageTiming, assert_answered_in_a_fraction_of_the_job
+from tests.server import RunningServer, StartServer, wait_until
+from tests.stage_timing import JOB_SECONDS, StageTiming, assert_answered_in_a_fraction_of_the_job
 from tests.step5_deployments import (
     STAGE,
     embedded,

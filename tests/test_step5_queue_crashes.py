@@ -21,8 +21,7 @@ import pytest
 import redis
 
 from step5_queue.tasks import ENDING, STARTING
-from tests.conftest import StartServer
-from tests.server import ConsoleLine, RunningServer, wait_until
+from tests.server import ConsoleLine, RunningServer, StartServer, wait_until
 from tests.step5_deployments import (
     REDIS_URL,
     embedded_env,
