@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.report import render, wall_chart_svg
 from bench.run import QUICK, Sizes, run
 from bench.stages import STAGES
-from tests.server import REPO_ROOT
+from uvicorn_harness.server import REPO_ROOT
 
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "bench" / "results.md"
 QUICK_OUTPUT = Path(tempfile.gettempdir()) / "bench-quick" / "results.md"

@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.server import RunningServer, running_server
-from tests.stage_timing import StageTiming, format_table, measure_one_job
+from uvicorn_harness.server import RunningServer, running_server
+from uvicorn_harness.stage_timing import StageTiming, format_table, measure_one_job
 
 STAGES = ("step1_blocking", "step2_background", "step3_status", "step4_database", "step5_queue")
 CELERY_READY = " ready."  # the end of the worker's "celery@host ready." line

@@ -1,6 +1,6 @@
 """One stage served for the benchmark: its API server (and worker), with one job length.
 
-Servers are started by tests/server.py, the one place that knows how to start uvicorn. Job
+Servers are started by uvicorn_harness/server.py, the one place that knows how to start uvicorn. Job
 endings are counted from the console ("Ending long task"), so every stage, with or without
 GET /status, is timed the same way and the polling adds no load to the server being measured.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 
 from bench.stages import Stage
-from tests.server import RunningServer, start_server, wait_until
+from uvicorn_harness.server import RunningServer, start_server, wait_until
 
 # uvicorn's access log is off: the bench process reads every console line, and a line per
 # request would cost the measuring client CPU on a small machine. The stages' own prints stay.

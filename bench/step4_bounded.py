@@ -19,8 +19,8 @@ from pathlib import Path
 import psutil
 from sqlalchemy import create_engine, text
 
-from tests.many_requests import post_at_once
-from tests.server import REPO_ROOT, running_server
+from uvicorn_harness.many_requests import post_at_once
+from uvicorn_harness.server import REPO_ROOT, running_server
 
 PAGE_TABLE = REPO_ROOT / "docs" / "step4" / "bounded.md"
 BATCH = 250  # requests sent at the same moment; more only queue in the kernel

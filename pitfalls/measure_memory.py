@@ -19,7 +19,7 @@ from itertools import pairwise
 import httpx
 import psutil
 
-from tests.server import REPO_ROOT, running_server
+from uvicorn_harness.server import REPO_ROOT, running_server
 
 FIGURE_FILE = REPO_ROOT / "docs" / "pitfalls" / "memory.md"
 CLIENTS = 4  # concurrent keep-alive clients: enough to keep both cores busy

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.pitfall_figures import format_figures, live_figures
-from tests.server import STARTED, RunningServer, StartServer, server_starter
-from tests.stage_timing import JOB_SECONDS, StageTiming, format_table, measure_one_job
+from uvicorn_harness.server import STARTED, RunningServer, StartServer, server_starter
+from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming, format_table, measure_one_job
 
 TIMINGS = pytest.StashKey[list[StageTiming]]()
 

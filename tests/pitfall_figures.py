@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import pytest
 
-from tests.server import REPO_ROOT
+from uvicorn_harness.server import REPO_ROOT
 
 FIGURES_DIR = REPO_ROOT / "docs" / "pitfalls"
 FIGURES_JSON = FIGURES_DIR / "figures.json"

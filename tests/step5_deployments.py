@@ -18,7 +18,7 @@ from signal import SIGKILL
 
 import redis
 
-from tests.server import RunningServer, StartServer
+from uvicorn_harness.server import RunningServer, StartServer
 
 STAGE = "step5_queue"
 # .ci/run makes sure a Redis answers here, on 127.0.0.1:6379 (starting one if none does).

@@ -21,7 +21,7 @@ from bench.__main__ import CHART_NAME
 from bench.measure import percentile
 from bench.run import QUICK
 from bench.stages import STAGES
-from tests.server import REPO_ROOT
+from uvicorn_harness.server import REPO_ROOT
 
 # A run takes about 15 s on a quiet 2-core machine; the bound only catches a hang.
 RUN_TIMEOUT = 180

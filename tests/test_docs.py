@@ -25,8 +25,8 @@ import yaml
 
 from bench.compare import STAGES as COMPARED_STAGES
 from bench.compare import serve_for_one_job
-from tests.server import REPO_ROOT, wait_until
-from tests.stage_timing import StageTiming, format_table, measure_one_job
+from uvicorn_harness.server import REPO_ROOT, wait_until
+from uvicorn_harness.stage_timing import StageTiming, format_table, measure_one_job
 
 DOCS = REPO_ROOT / "docs"
 MKDOCS_YML = REPO_ROOT / "mkdocs.yml"

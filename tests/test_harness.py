@@ -5,7 +5,7 @@ import sys
 import psutil
 import pytest
 
-from tests.server import running_server, start_server
+from uvicorn_harness.server import running_server, start_server
 
 
 class DeliberateFailure(Exception):

@@ -46,7 +46,7 @@ from tests.pitfall_figures import (
     store,
     stored_figures,
 )
-from tests.server import REPO_ROOT, RunningServer, StartServer, wait_until
+from uvicorn_harness.server import REPO_ROOT, RunningServer, StartServer, wait_until
 
 JOB = 1.0  # where the job's length only has to be visible next to a fast answer
 POOL_JOB = 3.0  # pitfall 3: long enough that 40 jobs are posted well before the first ends

@@ -5,8 +5,8 @@ import sys
 import httpx
 import pytest
 
-from tests.server import StartServer
-from tests.stage_timing import ARTICLE_STAGES
+from uvicorn_harness.server import StartServer
+from uvicorn_harness.stage_timing import ARTICLE_STAGES
 
 
 @pytest.mark.parametrize("stage", ARTICLE_STAGES)

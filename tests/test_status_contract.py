@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from tests.databases import scratch_postgres_url, scratch_sqlite_url
-from tests.server import RunningServer, StartServer, server_starter, wait_until
-from tests.stage_timing import JOB_SECONDS
 from tests.step5_deployments import embedded, on_redis
+from uvicorn_harness.server import RunningServer, StartServer, server_starter, wait_until
+from uvicorn_harness.stage_timing import JOB_SECONDS
 
 Deployment = Callable[[StartServer, dict[str, str]], RunningServer]
 

@@ -7,8 +7,8 @@ import httpx
 
 from step1_blocking.app import ENDING, STARTING
 from tests.console_check import assert_console_matches
-from tests.server import RunningServer, StartServer
-from tests.stage_timing import JOB_SECONDS, StageTiming
+from uvicorn_harness.server import RunningServer, StartServer
+from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming
 
 STAGE = "step1_blocking"
 

@@ -4,8 +4,8 @@ import httpx
 
 from step2_background.app import ENDING
 from tests.console_check import assert_console_matches
-from tests.server import RunningServer
-from tests.stage_timing import (
+from uvicorn_harness.server import RunningServer
+from uvicorn_harness.stage_timing import (
     JOB_SECONDS,
     RESPONSE_BEFORE_JOB,
     StageTiming,

@@ -19,9 +19,9 @@ import pytest
 from step4_database.app import ENDING, STARTING
 from tests.console_check import assert_console_matches
 from tests.databases import sqlite_url
-from tests.many_requests import post_at_once
-from tests.server import RunningServer, StartServer, start_server, wait_until
-from tests.stage_timing import (
+from uvicorn_harness.many_requests import post_at_once
+from uvicorn_harness.server import RunningServer, StartServer, start_server, wait_until
+from uvicorn_harness.stage_timing import (
     JOB_SECONDS,
     RESPONSE_BEFORE_JOB,
     StageTiming,

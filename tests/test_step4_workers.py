@@ -23,8 +23,8 @@ from step4_database.store import INTERRUPTED as INTERRUPTED_ERROR
 from step4_database.store import utc_now
 from tests.console_check import assert_console_matches
 from tests.databases import execute, sqlite_url, task_rows
-from tests.many_requests import post_at_once
-from tests.server import RunningServer, StartServer, wait_until
+from uvicorn_harness.many_requests import post_at_once
+from uvicorn_harness.server import RunningServer, StartServer, wait_until
 
 APP = "step4_database.app:app"
 # A lease of 1.5 s: a CPU stall on a busy 2-core machine must not make a live job look dead.

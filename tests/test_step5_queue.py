@@ -23,9 +23,6 @@ import pytest
 
 from step5_queue.tasks import STARTING
 from tests.console_check import assert_console_matches
-from tests.many_requests import post_at_once
-from tests.server import RunningServer, StartServer, wait_until
-from tests.stage_timing import JOB_SECONDS, StageTiming, assert_answered_in_a_fraction_of_the_job
 from tests.step5_deployments import (
     STAGE,
     embedded,
@@ -35,6 +32,13 @@ from tests.step5_deployments import (
     redis_env,
     start_api,
     start_worker,
+)
+from uvicorn_harness.many_requests import post_at_once
+from uvicorn_harness.server import RunningServer, StartServer, wait_until
+from uvicorn_harness.stage_timing import (
+    JOB_SECONDS,
+    StageTiming,
+    assert_answered_in_a_fraction_of_the_job,
 )
 
 WORKER_READY = " ready."

@@ -21,7 +21,6 @@ import pytest
 import redis
 
 from step5_queue.tasks import ENDING, STARTING
-from tests.server import ConsoleLine, RunningServer, StartServer, wait_until
 from tests.step5_deployments import (
     REDIS_URL,
     embedded_env,
@@ -30,6 +29,7 @@ from tests.step5_deployments import (
     start_api,
     start_worker,
 )
+from uvicorn_harness.server import ConsoleLine, RunningServer, StartServer, wait_until
 
 KILLED_JOB_SECONDS = 1.5  # long enough that the kill lands mid-job on a busy machine
 # Longer than the killed job; short, so the test waits only seconds for the handover.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tests.server import RunningServer
+from uvicorn_harness.server import RunningServer
 
 # Jobs in tests are shortened through the documented setting, never by changing the code.
 JOB_SECONDS = 2.0
