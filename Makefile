@@ -4,17 +4,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+DOCS_INSTALLED := $(VENV)/.installed-docs
 
 .PHONY: compare test lint docs docs-build bench lock clean
 
-$(INSTALLED): pyproject.toml constraints.txt
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "Python 3.11+ is needed; name one with: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 	  echo "venv failed: on Debian/Ubuntu install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable . --group dev
-	touch $(INSTALLED)
+
+# Everything: the stages' dependencies (the project itself ships no module) and the dev group.
+$(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt . --group dev
+	touch $(INSTALLED) $(DOCS_INSTALLED)
+
+# Only what the docs site needs (mkdocs and its theme): reading the docs installs no test tools.
+$(DOCS_INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --group docs
+	touch $(DOCS_INSTALLED)
 
 compare: $(INSTALLED)  ## serve each stage in turn and print one timing table
 	$(BIN)/python -m bench.compare
@@ -25,15 +34,16 @@ bench: $(INSTALLED)  ## every stage side by side (a few minutes); writes docs/be
 test: $(INSTALLED)  ## the whole test suite against real servers
 	$(BIN)/python -m pytest
 
-docs: $(INSTALLED)  ## serve the docs site on http://127.0.0.1:8001 (8000 is for the stages)
+docs: $(DOCS_INSTALLED)  ## serve the docs site on http://127.0.0.1:8001 (8000 is for the stages)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
-docs-build: $(INSTALLED)  ## build the docs into site/, failing on any warning
+docs-build: $(DOCS_INSTALLED)  ## build the docs into site/, failing on any warning
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-lint: $(INSTALLED)
+lint: $(INSTALLED)  ## ruff, then mypy (strict on the stages and the harness: see pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 lock: $(INSTALLED)  ## refresh constraints.txt from what is installed
 	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt

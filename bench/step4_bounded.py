@@ -33,6 +33,10 @@ class Sample:
     database_bytes: int  # tasks.db: the rows and their indexes
     wal_bytes: int  # tasks.db-wal: recent writes, copied into tasks.db at each checkpoint
     rss_bytes: int  # the server process's resident memory
+    # The database as of its last commit, wherever its pages sit (tasks.db or the WAL): what
+    # retention bounds. tasks.db's size alone depends on when SQLite last checkpointed the WAL.
+    # Not in the stored table (None when read back from it).
+    used_bytes: int | None = None
 
 
 def measure(
@@ -59,10 +63,13 @@ def measure(
                 if sent % every == 0:
                     with engine.connect() as db:
                         rows = db.execute(text("SELECT count(*) FROM tasks")).scalar_one()
+                        pages = db.execute(text("PRAGMA page_count")).scalar_one()
+                        page_size = db.execute(text("PRAGMA page_size")).scalar_one()
                     wal = database.with_name(database.name + "-wal")
                     yield Sample(
                         tasks=sent,
                         rows=rows,
+                        used_bytes=pages * page_size,
                         database_bytes=database.stat().st_size,
                         wal_bytes=wal.stat().st_size if wal.exists() else 0,
                         rss_bytes=process.memory_info().rss,

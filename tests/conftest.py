@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
 from tests.pitfall_figures import format_figures, live_figures
+from tests.services import left_out_lines, provide_services, under_ci
 from uvicorn_harness.server import STARTED, RunningServer, StartServer, server_starter
 from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming, format_table, measure_one_job
 
 TIMINGS = pytest.StashKey[list[StageTiming]]()
+THROWAWAY_SERVICES = pytest.StashKey[ExitStack]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Find or start the services before any test (or xdist worker) needs them."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller did it already
+        return
+    stack = ExitStack()
+    missing = provide_services(stack)
+    if missing and under_ci():
+        stack.close()
+        raise pytest.UsageError(
+            f"CI=true and no {', '.join(missing)} answers: CI must run every test "
+            "(.ci/run starts them; see tests/services.py)"
+        )
+    config.stash[THROWAWAY_SERVICES] = stack
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stack = config.stash.get(THROWAWAY_SERVICES, None)
+    if stack is not None:
+        stack.close()
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +79,16 @@ def pytest_terminal_summary(
     if timings:
         terminalreporter.write_sep("=", "stage timings measured by this run (one job each)")
         terminalreporter.write_line(format_table(timings))
+    skipped = [
+        (report.nodeid.split("::")[0], str(report.longrepr[2]).removeprefix("Skipped: "))
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple)
+    ]
+    left_out = left_out_lines(skipped)
+    if left_out:
+        terminalreporter.write_sep("=", "left out: services this machine does not have")
+        for line in left_out:
+            terminalreporter.write_line(line)
     figures = live_figures(config)
     if figures:
         terminalreporter.write_sep("=", "pitfall figures measured by this run")

@@ -1,13 +1,12 @@
 """Real databases for the stage-4 tests: a SQLite file, or a fresh PostgreSQL schema per use.
 
-PostgreSQL runs at 127.0.0.1:5432 with trust auth and a database `test` (`.ci/run` makes sure).
+PostgreSQL is found or started by tests/services.py (a test that needs it is skipped without it).
 Each use gets its own schema, dropped afterwards, so parallel runs never see each other's rows.
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,10 +17,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Row
 
 from step4_database.store import tasks
-
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from tests.services import service_url
 
 # Databases made for module-level deployments (the contract module) that have no fixture to
 # clean up after them: removed when the test process exits, after every server has stopped.
@@ -36,13 +32,14 @@ def sqlite_url(directory: Path) -> str:
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """A DATABASE_URL whose tables live in a new schema of the `test` database."""
+    postgres_url = service_url("PostgreSQL")
     schema = f"step4_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
+    admin = create_engine(postgres_url)
     try:
         with admin.begin() as db:
             db.execute(text(f'CREATE SCHEMA "{schema}"'))
         # psycopg passes `options` to the server: every connection's tables default to `schema`.
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        yield f"{postgres_url}?options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as db:
             db.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

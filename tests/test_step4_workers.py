@@ -295,9 +295,13 @@ def test_retention_keeps_the_table_and_the_file_from_growing(tmp_path: Path) -> 
     assert all(sample.rows < every for sample in samples[1:]), (
         f"retention did not delete: {samples}"
     )
-    # Deleted rows leave free pages that new rows reuse. Without retention, 1,200 rows took 3.7
-    # times the file of the first 400 (one run); with it the file stays near its first size.
-    assert samples[-1].database_bytes <= 1.5 * samples[0].database_bytes, samples
+    # Deleted rows leave free pages that new rows reuse, so the database stays near its first
+    # size: 1.04-1.5 times it at 1,200 tasks in 3 runs, against 2.6-2.7 times without retention
+    # (TASK_RETENTION_SECONDS=100000, 3 runs); 2 separates the two. The database's pages, not
+    # tasks.db's size: up to 4 MB of them wait in the WAL for a checkpoint whose timing SQLite
+    # decides, and measuring tasks.db alone failed 2 runs in 6.
+    used = [sample.used_bytes or 0 for sample in samples]
+    assert used[-1] <= 2 * used[0], samples
 
 
 def test_the_pages_bounded_table_shows_what_the_page_says() -> None:

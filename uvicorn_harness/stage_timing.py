@@ -85,8 +85,16 @@ def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> St
 
 
 def assert_answered_in_a_fraction_of_the_job(timing: StageTiming) -> None:
-    """A background stage answers in under a tenth of the job (and 1 s); the job still runs."""
-    assert timing.response_seconds < min(timing.job_seconds / 10, 1.0)
+    """A background stage answers in under a quarter of the job (and 1 s); the job still runs.
+
+    The cases to separate: the blocking stage answers after the whole job, the background ones
+    in 10-80 ms. A quarter leaves room for a first request on a loaded 2-core machine (stage
+    5's first POST opens its result store and broker connections: over 200 ms seen there).
+    """
+    assert timing.response_seconds < min(timing.job_seconds / 4, 1.0), (
+        f"{timing.stage} answered after {timing.response_seconds:.3f} s "
+        f"(job {timing.job_seconds:g} s)"
+    )
     assert timing.job_finished_seconds >= timing.job_seconds
 
 

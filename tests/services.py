@@ -1,0 +1,270 @@
+"""The servers some tests need (PostgreSQL, Redis, RabbitMQ): found, started, or named as missing.
+
+For each service, once per run, in the process that starts pytest (before any xdist worker):
+1. its URL (`TEST_POSTGRES_URL`, `TEST_REDIS_URL`, `TEST_RABBITMQ_URL`, or the default below)
+   answers: the tests use it;
+2. it does not answer, but its server is installed: a throwaway one is started on a free port
+   for this run (with the executors of pytest-postgresql, pytest-redis and pytest-rabbitmq) and
+   stopped at the end; its URL is exported, so xdist workers and the servers they start use it;
+3. neither: every test that asks for it is skipped with a reason, and the run ends with one line
+   per service saying which tests did not run and the one command that provides it.
+With `CI=true` nothing may be left out: a missing service fails the run at startup.
+
+`TEST_START_SERVICES=0` turns step 2 off (a machine with the binaries behaves like one without;
+the suite's own laptop test uses it).
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack, closing, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SKIP_PREFIX = "needs "  # every skip reason of a missing service starts "needs <name>"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url_variable: str
+    default_url: str
+    provide: str  # the one command that gives a reader this service
+    answers: Callable[[str], bool]
+    start_throwaway: Callable[[ExitStack], str | None]  # a URL, or None when not installed
+
+    @property
+    def url(self) -> str:
+        return os.environ.get(self.url_variable, self.default_url)
+
+    def skip_reason(self) -> str:
+        return (
+            f"{SKIP_PREFIX}{self.name}: nothing answers at {self.url} "
+            f"(provide it: {self.provide}, or point {self.url_variable} at one)"
+        )
+
+
+def _host_port(url: str, default_port: int) -> tuple[str, int]:
+    netloc = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host, _, port = netloc.partition(":")
+    return host or "127.0.0.1", int(port or default_port)
+
+
+def _exchange(url: str, default_port: int, greeting: bytes) -> bytes:
+    """Send `greeting` to the service's port and return the first bytes it answers."""
+    try:
+        with closing(socket.create_connection(_host_port(url, default_port), timeout=2)) as sock:
+            sock.sendall(greeting)
+            return sock.recv(16)
+    except OSError:
+        return b""
+
+
+def _redis_answers(url: str) -> bool:
+    return _exchange(url, 6379, b"PING\r\n").startswith(b"+PONG")
+
+
+def _rabbitmq_answers(url: str) -> bool:
+    # An AMQP 0-9-1 server answers the protocol header with a Connection.Start method frame
+    # (frame type 1); anything else on that port is not a broker we can use.
+    return _exchange(url, 5672, b"AMQP\x00\x00\x09\x01").startswith(b"\x01")
+
+
+def _postgres_answers(url: str) -> bool:
+    # A real login, not just an open port: a laptop's PostgreSQL may listen but refuse us.
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://").split("?", 1)[0]
+    try:
+        with psycopg.connect(conninfo, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _scratch_folder(stack: ExitStack, name: str) -> Path:
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"throwaway-{name}-")))
+
+
+def _start_redis(stack: ExitStack) -> str | None:
+    executable = shutil.which("redis-server")
+    if executable is None:
+        return None
+    from pytest_redis.executor import RedisExecutor
+
+    port = _free_port()
+    redis = RedisExecutor(
+        executable,
+        databases=16,
+        redis_timeout=30,
+        loglevel="warning",
+        host="127.0.0.1",
+        port=port,
+        datadir=_scratch_folder(stack, "redis"),
+    )
+    stack.enter_context(redis)  # mirakuru executors start on enter and stop on exit
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def _start_rabbitmq(stack: ExitStack) -> str | None:
+    server, control = shutil.which("rabbitmq-server"), shutil.which("rabbitmqctl")
+    if server is None or control is None:
+        return None
+    from pytest_rabbitmq.factories.executor import RabbitMqExecutor
+
+    folder = _scratch_folder(stack, "rabbitmq")
+    (folder / "plugins").write_text("[].\n")  # no management plugin: a faster start
+    port = _free_port()
+    rabbitmq = RabbitMqExecutor(
+        server,
+        host="127.0.0.1",
+        port=port,
+        distribution_port=_free_port(),
+        rabbit_ctl=control,
+        logpath=folder,
+        path=folder,
+        plugin_path=folder,
+        node_name=f"throwaway-{port}@localhost",
+    )
+    stack.enter_context(rabbitmq)
+    return f"amqp://guest:guest@127.0.0.1:{port}//"
+
+
+def _pg_ctl() -> str | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return found
+    # Debian keeps the server's programs out of PATH, one folder per major version.
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return str(candidates[-1]) if candidates else None
+
+
+def _start_postgres(stack: ExitStack) -> str | None:
+    pg_ctl = _pg_ctl()
+    # initdb refuses to run as root; a root machine without a running server has none to offer.
+    if pg_ctl is None or getpass.getuser() == "root":
+        return None
+    from pytest_postgresql.executors.proc import PostgreSQLExecutor
+
+    folder = _scratch_folder(stack, "postgres")
+    port = _free_port()
+    postgres = PostgreSQLExecutor(
+        pg_ctl,
+        host="127.0.0.1",
+        port=port,
+        datadir=str(folder / "data"),
+        unixsocketdir=str(folder),
+        logfile=str(folder / "postgres.log"),
+        startparams="-w",
+        dbname="test",
+        user="postgres",
+    )
+    stack.enter_context(postgres)
+    import psycopg
+
+    maintenance = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    with psycopg.connect(maintenance, autocommit=True) as db:
+        db.execute("CREATE DATABASE test")
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"
+
+
+SERVICES = {
+    service.name: service
+    for service in (
+        Service(
+            "PostgreSQL",
+            "TEST_POSTGRES_URL",
+            "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+            "sudo apt-get install postgresql",
+            _postgres_answers,
+            _start_postgres,
+        ),
+        Service(
+            "Redis",
+            "TEST_REDIS_URL",
+            "redis://127.0.0.1:6379/0",
+            "sudo apt-get install redis-server",
+            _redis_answers,
+            _start_redis,
+        ),
+        Service(
+            "RabbitMQ",
+            "TEST_RABBITMQ_URL",
+            "amqp://guest:guest@127.0.0.1:5672//",
+            "sudo apt-get install rabbitmq-server",
+            _rabbitmq_answers,
+            _start_rabbitmq,
+        ),
+    )
+}
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def provide_services(stack: ExitStack) -> list[str]:
+    """Make every service answer if this machine can; the names of those that still don't."""
+    missing = []
+    may_start = os.environ.get("TEST_START_SERVICES", "1") != "0"
+    for service in SERVICES.values():
+        if service.answers(service.url):
+            continue
+        # A URL the reader named is theirs: never replace it with a throwaway server.
+        url = None
+        if may_start and service.url_variable not in os.environ:
+            with suppress(Exception):  # a failed start leaves the service missing, as named
+                url = service.start_throwaway(stack)
+        if url is not None and service.answers(url):
+            os.environ[service.url_variable] = url
+        else:
+            missing.append(service.name)
+    return missing
+
+
+@functools.cache
+def _answers(name: str) -> bool:
+    service = SERVICES[name]
+    return service.answers(service.url)
+
+
+def service_url(name: str) -> str:
+    """The URL of a service this test needs; skips the test (fails it under CI) if none answers."""
+    service = SERVICES[name]
+    if not _answers(name):
+        if under_ci():
+            pytest.fail(f"CI=true: {service.skip_reason()}")
+        pytest.skip(service.skip_reason())
+    return service.url
+
+
+def left_out_lines(skip_reasons: list[tuple[str, str]]) -> list[str]:
+    """One line per missing service: how many tests did not run, which modules, and the fix.
+
+    `skip_reasons` holds (test module, skip reason) for every skipped test of the run.
+    """
+    lines = []
+    for service in SERVICES.values():
+        prefix = f"{SKIP_PREFIX}{service.name}:"
+        modules = sorted({module for module, reason in skip_reasons if reason.startswith(prefix)})
+        count = sum(reason.startswith(prefix) for _, reason in skip_reasons)
+        if count:
+            lines.append(
+                f"{service.name} not reachable at {service.url}: {count} tests did not run "
+                f"({', '.join(modules)}). Provide it: {service.provide}"
+            )
+    return lines
