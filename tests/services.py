@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import pwd
 import shutil
 import socket
 import tempfile
@@ -128,7 +129,18 @@ def _start_rabbitmq(stack: ExitStack) -> str | None:
 
     folder = _scratch_folder(stack, "rabbitmq")
     (folder / "plugins").write_text("[].\n")  # no management plugin: a faster start
+    (folder / "mnesia").mkdir()  # RabbitMQ keeps its feature flags there and won't make it
+    if os.geteuid() == 0:
+        # Run as root, Debian's rabbitmq-server wrapper switches to the `rabbitmq` user.
+        with suppress(KeyError):
+            owner = pwd.getpwnam("rabbitmq")
+            for path in (folder, *folder.rglob("*")):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
     port = _free_port()
+    # A config of its own: the machine's rabbitmq.conf may pin the listener to 5672.
+    (folder / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+    # mirakuru copies os.environ when the process starts: set it around the start only.
+    os.environ["RABBITMQ_CONFIG_FILE"] = str(folder / "rabbitmq.conf")
     rabbitmq = RabbitMqExecutor(
         server,
         host="127.0.0.1",
@@ -140,7 +152,10 @@ def _start_rabbitmq(stack: ExitStack) -> str | None:
         plugin_path=folder,
         node_name=f"throwaway-{port}@localhost",
     )
-    stack.enter_context(rabbitmq)
+    try:
+        stack.enter_context(rabbitmq)
+    finally:
+        del os.environ["RABBITMQ_CONFIG_FILE"]
     return f"amqp://guest:guest@127.0.0.1:{port}//"
 
 
@@ -252,19 +267,48 @@ def service_url(name: str) -> str:
     return service.url
 
 
+# Not a server, but left out the same way: the tests that build hosts of their own.
+NETWORK_NAMESPACES = "network namespaces"
+NAMESPACES_PROVIDE = "run the tests as root on Linux, with iproute2 (sudo apt-get install iproute2)"
+
+
+def network_namespaces_reason() -> str | None:
+    """Why this machine cannot make network namespaces, or None if it can."""
+    if os.geteuid() != 0:
+        return "they need root"
+    if shutil.which("ip") is None:
+        return "`ip` (iproute2) is not installed"
+    return None
+
+
+def require_network_namespaces() -> None:
+    """Skip the test (fail it under CI) where this run cannot make network namespaces."""
+    reason = network_namespaces_reason()
+    if reason is not None:
+        message = f"{SKIP_PREFIX}{NETWORK_NAMESPACES}: {reason} (provide: {NAMESPACES_PROVIDE})"
+        if under_ci():
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+
+
 def left_out_lines(skip_reasons: list[tuple[str, str]]) -> list[str]:
     """One line per missing service: how many tests did not run, which modules, and the fix.
 
     `skip_reasons` holds (test module, skip reason) for every skipped test of the run.
     """
+    needs = [
+        (service.name, f"not reachable at {service.url}", service.provide)
+        for service in SERVICES.values()
+    ]
+    needs.append((NETWORK_NAMESPACES, "cannot be made", NAMESPACES_PROVIDE))
     lines = []
-    for service in SERVICES.values():
-        prefix = f"{SKIP_PREFIX}{service.name}:"
+    for name, problem, provide in needs:
+        prefix = f"{SKIP_PREFIX}{name}:"
         modules = sorted({module for module, reason in skip_reasons if reason.startswith(prefix)})
         count = sum(reason.startswith(prefix) for _, reason in skip_reasons)
         if count:
             lines.append(
-                f"{service.name} not reachable at {service.url}: {count} tests did not run "
-                f"({', '.join(modules)}). Provide it: {service.provide}"
+                f"{name} {problem}: {count} tests did not run ({', '.join(modules)}). "
+                f"Provide it: {provide}"
             )
     return lines
