@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import BackgroundTasks, FastAPI, HTTPException
@@ -116,7 +116,8 @@ def very_long_task(task_id: str) -> None:
         if os.environ.get("TASK_FAIL") == "1":
             raise RuntimeError("TASK_FAIL=1: the long task fails on purpose")
     except Exception as error:
-        outcome, line = str(error), f"{FAILED}: {error}"
+        outcome: str | None = str(error)
+        line = f"{FAILED}: {error}"
     else:
         outcome, line = None, ENDING
     # False when a sibling already reported the task interrupted: the first verdict stands.
@@ -135,6 +136,16 @@ async def run_in_job_thread(task_id: str) -> None:
             jobs_in_flight.discard(task_id)
 
 
+class NotFound(BaseModel):
+    detail: str
+
+
+# Declared, so the OpenAPI schema (and /docs) shows the 404 that a reader's client must handle.
+UNKNOWN_ID: dict[int | str, dict[str, Any]] = {
+    404: {"model": NotFound, "description": "No task has this id"}
+}
+
+
 @app.post("/long_task")
 def long_task(background_tasks: BackgroundTasks) -> str:
     say(ENTERING)
@@ -146,7 +157,7 @@ def long_task(background_tasks: BackgroundTasks) -> str:
     return task_id
 
 
-@app.get("/status")
+@app.get("/status", responses=UNKNOWN_ID)
 def status(task_id: str) -> str:
     task = store.get(task_id)
     if task is None:
@@ -154,7 +165,7 @@ def status(task_id: str) -> str:
     return task.status
 
 
-@app.get("/tasks/{task_id}")
+@app.get("/tasks/{task_id}", responses=UNKNOWN_ID)
 def task_details(task_id: str) -> TaskDetails:
     task = store.get(task_id)
     if task is None:

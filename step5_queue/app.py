@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from celery import states
 from fastapi import FastAPI, HTTPException
@@ -53,6 +54,16 @@ class Task(BaseModel):
     finished_at: datetime | None
 
 
+class NotFound(BaseModel):
+    detail: str
+
+
+# Declared, so the OpenAPI schema (and /docs) shows the 404 that a reader's client must handle.
+UNKNOWN_ID: dict[int | str, dict[str, Any]] = {
+    404: {"model": NotFound, "description": "No task has this id"}
+}
+
+
 @app.post("/long_task")
 def long_task() -> str:
     print(ENTERING)
@@ -85,11 +96,11 @@ def read_task(task_id: str) -> Task:
     )
 
 
-@app.get("/status")
+@app.get("/status", responses=UNKNOWN_ID)
 def status(task_id: str) -> str:
     return read_task(task_id).status
 
 
-@app.get("/tasks/{task_id}")
+@app.get("/tasks/{task_id}", responses=UNKNOWN_ID)
 def task_details(task_id: str) -> Task:
     return read_task(task_id)

@@ -94,7 +94,8 @@ def _postgres_answers(url: str) -> bool:
 def _free_port() -> int:
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _scratch_folder(stack: ExitStack, name: str) -> Path:

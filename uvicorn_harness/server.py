@@ -41,7 +41,7 @@ class ConsoleLine:
 
 
 def wait_until(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     timeout: float,
     message: str = "condition",
     interval: float = 0.02,
