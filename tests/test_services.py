@@ -1,4 +1,4 @@
-"""The suite on a machine without the services: it passes, says what it left out, and fails under CI.
+"""The suite on a machine without services: it passes, names what it left out, fails under CI.
 
 A reader's laptop is played by a network namespace with only loopback: nothing listens on
 127.0.0.1 there. `TEST_START_SERVICES=0` plays a laptop without the servers installed; without it,
