@@ -31,6 +31,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[THROWAWAY_SERVICES] = stack
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist's loadgroup, a test without a group of its own runs with its module."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     stack = config.stash.get(THROWAWAY_SERVICES, None)
     if stack is not None:
