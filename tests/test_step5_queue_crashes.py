@@ -98,6 +98,29 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
     assert child.pid not in {process.pid for process in pool_children(worker)}
 
 
+@pytest.mark.parametrize("broker", BROKERS)
+def test_killing_every_pool_process_mid_job_runs_that_job_and_the_next(
+    broker: str, serve_fresh: StartServer
+) -> None:
+    # Two processes: one runs the job, the other waits for one. On billiard's threaded pool,
+    # which kombu's own folder transport got, the waiting one held the jobs' pipe lock, and
+    # killing it stopped every job for good (see step5_queue/folder_transport.py).
+    env = {**BROKERS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
+    worker = start_worker(serve_fresh, env, concurrency=2)
+    api = start_api(serve_fresh, env)
+    killed_id = post_job(api)
+    worker.wait_for_line(STARTING)
+    children = pool_children(worker)
+    assert len(children) == 2
+    for child in children:
+        child.kill()
+
+    wait_until(lambda: status_of(api, killed_id) == "completed", 20, "the killed job")
+    next_id = post_job(api)
+    wait_until(lambda: status_of(api, next_id) == "completed", 20, "the next job")
+    assert worker.console_lines().count(ENDING) == 2
+
+
 def test_killing_the_whole_worker_on_redis_hands_the_job_to_the_next_worker(
     serve_fresh: StartServer,
 ) -> None:
