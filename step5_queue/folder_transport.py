@@ -11,7 +11,6 @@ waits for a job does not stop the worker for good (see Transport).
 """
 
 import os
-import socket
 import uuid
 from queue import Empty
 from time import monotonic
@@ -51,7 +50,8 @@ class Transport(filesystem.Transport):
     (billiard/queues.py, SimpleQueue.get_payload). Kill that process (`kill -9` of every pool
     process does) and the lock is never released: the new processes wait for it for ever, and
     no job starts again, the killed one included: celery/billiard issue 104 ("Pool gets stuck if
-    hard timeout hits", 2014: any SIGKILL does it); CPython's multiprocessing.Pool has the same, python/cpython issue 66587). Celery's event-loop pool (AsynPool) gives each process
+    hard timeout hits", 2014: any SIGKILL does it); CPython's multiprocessing.Pool has the same, python/cpython issue 66587).
+    Celery's event-loop pool (AsynPool) gives each process
     a pipe of its own, so a dead process takes no lock with it.
     """
 
@@ -67,5 +67,5 @@ class Transport(filesystem.Transport):
         for _ in range(MESSAGES_PER_POLL):
             try:
                 self.drain_events(connection, timeout=0)
-            except (Empty, socket.timeout):
+            except (TimeoutError, Empty):
                 return
