@@ -49,10 +49,10 @@ class Transport(filesystem.Transport):
     processes share one pipe for jobs, and an idle process waits on it holding the pipe's lock
     (billiard/queues.py, SimpleQueue.get_payload). Kill that process (`kill -9` of every pool
     process does) and the lock is never released: the new processes wait for it for ever, and
-    no job starts again, the killed one included: celery/billiard issue 104 ("Pool gets stuck if
-    hard timeout hits", 2014: any SIGKILL does it); CPython's multiprocessing.Pool has the same, python/cpython issue 66587).
-    Celery's event-loop pool (AsynPool) gives each process
-    a pipe of its own, so a dead process takes no lock with it.
+    no job starts again, the killed one included. Upstream: celery/billiard issue 104 ("Pool
+    gets stuck if hard timeout hits", 2014; any SIGKILL does it), and CPython's own
+    multiprocessing.Pool, python/cpython issue 66587. Celery's event-loop pool (AsynPool) gives
+    each process a pipe of its own, so a dead process takes no lock with it.
     """
 
     Channel = Channel
