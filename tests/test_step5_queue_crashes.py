@@ -152,10 +152,23 @@ def test_killing_the_whole_worker_on_redis_hands_the_job_to_the_next_worker(
     assert tuple(map(float, bounds_on_page.groups())) == REDELIVERED_AFTER
 
 
-def test_killing_the_whole_worker_on_the_embedded_transport_loses_its_job(
+# The embedded transport's leases, short so the test waits seconds: renewed every 0.5 s, the
+# job is reported failed once 3 renewals are missed, at the next look (every 0.5 s).
+HEARTBEAT_SECONDS = 0.5
+# After the next worker is ready, the job is "failed" within 3 beats and one look (2 s), plus a
+# margin for a busy machine; the page states the bound for the default of 5 s: 20 s.
+FAILED_WITHIN = 4 * HEARTBEAT_SECONDS + 2
+FAILED_BOUND_ON_PAGE = re.compile(r"reported\s+`\"failed\"`\s+within\s+(\d+) s")
+
+
+def test_killing_the_whole_worker_on_the_embedded_transport_reports_its_job_interrupted(
     serve_fresh: StartServer,
 ) -> None:
-    env = {**embedded_env(), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
+    env = {
+        **embedded_env(),
+        "TASK_SECONDS": str(KILLED_JOB_SECONDS),
+        "HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+    }
     doomed = start_worker(serve_fresh, env, name="doomed")
     api = start_api(serve_fresh, env)
     running_id = post_job(api)
@@ -167,11 +180,32 @@ def test_killing_the_whole_worker_on_the_embedded_transport_loses_its_job(
     doomed.stop(signal.SIGKILL)
 
     successor = start_worker(serve_fresh, env, name="successor")
+    ready = time.monotonic()
     wait_until(lambda: status_of(api, waiting_id) == "completed", 20, "the waiting job")
-    # The job that was running existed only in the killed process: nothing can run it again.
+    # The job that was running existed only in the killed process: nothing can run it again,
+    # but its lease ran out, and the successor says so instead of "running" for ever.
+    wait_until(lambda: status_of(api, running_id) == "failed", FAILED_WITHIN, "status failed")
+    assert time.monotonic() - ready < FAILED_WITHIN
+    error = httpx.get(f"{api.url}/tasks/{running_id}").json()["error"]
+    assert error.startswith("Interrupted: interrupted: worker doomed-"), error
+    assert re.search(r"\(pid \d+\) stopped renewing", error), error
     assert message_files(env) == []
     assert successor.console_lines().count(STARTING) == 1
-    assert status_of(api, running_id) == "running"
+    assert list((Path(env["QUEUE_FOLDER"]) / "leases").iterdir()) == []
+    bound_on_page = FAILED_BOUND_ON_PAGE.search(DOCS_PAGE.read_text())
+    assert bound_on_page is not None and int(bound_on_page[1]) == 4 * 5
+
+
+def test_a_healthy_long_job_on_the_embedded_transport_keeps_its_lease(
+    serve_fresh: StartServer,
+) -> None:
+    # A job that runs 10 heartbeats long is renewed all along: no worker fails it.
+    env = {**embedded_env(), "TASK_SECONDS": "5", "HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)}
+    workers = [start_worker(serve_fresh, env, name=name) for name in ("runner", "watcher")]
+    api = start_api(serve_fresh, env)
+    task_id = post_job(api)
+    wait_until(lambda: status_of(api, task_id) == "completed", 30, "the job to complete")
+    assert not any("interrupted" in line for w in workers for line in w.console_lines())
 
 
 def test_two_workers_on_redis_share_200_jobs_and_run_each_exactly_once(
