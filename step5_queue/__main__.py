@@ -41,6 +41,7 @@ def shut_down_on_hangup(signum: int, frame: FrameType | None) -> None:
     signal.raise_signal(signal.SIGTERM)
 
 
+# --8<-- [end:signals]
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, exit_on_signal)
     signal.signal(signal.SIGHUP, shut_down_on_hangup)
@@ -54,4 +55,3 @@ if __name__ == "__main__":
         # worker finishes the jobs it is running first (a warm shutdown).
         worker.terminate()
         worker.wait()
-# --8<-- [end:signals]

@@ -40,6 +40,8 @@ RESULT_BACKEND = os.environ.get(
 )
 # Lets several apps (or test runs) share one Redis without seeing each other's keys.
 KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
+# The queue jobs wait in: Celery's "celery" unless set (the tests use one per run on RabbitMQ).
+QUEUE_NAME = os.environ.get("CELERY_QUEUE", "celery")
 # Processes per worker; unset means one per CPU, and `celery worker --concurrency N` overrides.
 WORKER_CONCURRENCY = os.environ.get("WORKER_CONCURRENCY")
 # Embedded transport: how often a running job renews its lease, and after how many missed
@@ -92,6 +94,7 @@ celery_app.conf.update(
     broker_transport_options=broker_options(),
     result_backend_transport_options={"global_keyprefix": KEY_PREFIX},
     broker_connection_retry_on_startup=True,
+    task_default_queue=QUEUE_NAME,
     # Results (and the ids the API recorded) are forgotten after this many seconds.
     result_expires=int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600))),
     # Record "STARTED" when a worker begins a job, so GET /status can say "running".
