@@ -87,6 +87,7 @@ def create_embedded_queue() -> None:
             connection.execute("PRAGMA journal_mode=WAL")
 
 
+# --8<-- [start:settings]
 celery_app = Celery("step5_queue")
 celery_app.conf.update(
     broker_url=BROKER_URL,
@@ -115,6 +116,7 @@ celery_app.conf.update(
     # Where `--beat` keeps its schedule: with the rest of the embedded queue.
     beat_schedule_filename=str(QUEUE_FOLDER / "beat-schedule"),
 )
+# --8<-- [end:settings]
 
 
 @signals.worker_init.connect
