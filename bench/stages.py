@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import kombu
 import redis
 
 # Stage 5's broker and result store; .ci/run makes sure a Redis answers here.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# The same stage on RabbitMQ (results in Redis); .ci/run makes sure one answers here.
+RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def no_settings(workdir: Path) -> dict[str, str]:
@@ -71,6 +74,26 @@ def on_redis(workdir: Path) -> dict[str, str]:
     }
 
 
+def on_rabbitmq(workdir: Path) -> dict[str, str]:
+    """Stage 5 with RabbitMQ as the broker (a queue of its own), results in Redis."""
+    return {
+        **on_redis(workdir),
+        "CELERY_BROKER_URL": RABBITMQ_URL,
+        "CELERY_QUEUE": f"bench-{uuid.uuid4().hex[:12]}",
+    }
+
+
+def in_a_folder(workdir: Path) -> dict[str, str]:
+    """Stage 5 on its embedded default: messages and results in a scratch folder."""
+    return {"QUEUE_FOLDER": str(workdir / "queue")}
+
+
+def remove_rabbitmq_queue(settings: dict[str, str]) -> None:
+    remove_redis_keys(settings)
+    with kombu.Connection(RABBITMQ_URL) as connection:
+        connection.default_channel.queue_delete(settings["CELERY_QUEUE"])
+
+
 def remove_redis_keys(settings: dict[str, str]) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     try:
@@ -111,5 +134,27 @@ STAGES: tuple[Stage, ...] = (
         worker_command=celery_worker,
         worker_ready_line=f"{CELERY_NODE} ready.",
         worker_concurrencies=(4, 1),
+    ),
+    # The same stage on the other brokers: how fast 4 worker processes empty each queue.
+    Stage(
+        "step5_queue",
+        "5 queue (Celery, RabbitMQ)",
+        measure_memory=False,
+        console_module="tasks",
+        settings=on_rabbitmq,
+        cleanup=remove_rabbitmq_queue,
+        worker_command=celery_worker,
+        worker_ready_line=f"{CELERY_NODE} ready.",
+        worker_concurrencies=(4,),
+    ),
+    Stage(
+        "step5_queue",
+        "5 queue (Celery, folder)",
+        measure_memory=False,
+        console_module="tasks",
+        settings=in_a_folder,
+        worker_command=celery_worker,
+        worker_ready_line=f"{CELERY_NODE} ready.",
+        worker_concurrencies=(4,),
     ),
 )

@@ -5,10 +5,14 @@ folder in between takes the empty file, fails to decode it and stops: the job is
 jobs that worker would have run wait for another. Seen with a few clients POSTing at once.
 Here the message is written under a name no worker reads, then renamed: on POSIX a rename
 within a folder is atomic, so a worker sees no file or the whole one.
+
+And the worker polls the folder from its event loop, so that a pool process killed while it
+waits for a job does not stop the worker for good (see Transport).
 """
 
 import os
 import uuid
+from queue import Empty
 from time import monotonic
 from typing import Any
 
@@ -18,6 +22,8 @@ from kombu.utils.json import dumps
 
 # A worker takes a file whose name, after the first dot, is "<queue>.msg"; this one never is.
 UNFINISHED = ".part"
+# At most this many messages per look into the folder (the prefetch limit stops it earlier).
+MESSAGES_PER_POLL = 100
 
 
 class Channel(filesystem.Channel):
@@ -36,4 +42,30 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
+    """The folder, polled from the worker's event loop, as Celery runs Redis and RabbitMQ.
+
+    A transport that is not asynchronous makes Celery fall back to billiard's threaded pool
+    (celery/worker/worker.py, should_use_eventloop; components.py, `threaded`). Its pool
+    processes share one pipe for jobs, and an idle process waits on it holding the pipe's lock
+    (billiard/queues.py, SimpleQueue.get_payload). Kill that process (`kill -9` of every pool
+    process does) and the lock is never released: the new processes wait for it for ever, and
+    no job starts again, the killed one included. Upstream: celery/billiard issue 104 ("Pool
+    gets stuck if hard timeout hits", 2014; any SIGKILL does it), and CPython's own
+    multiprocessing.Pool, python/cpython issue 66587. Celery's event-loop pool (AsynPool) gives
+    each process a pipe of its own, so a dead process takes no lock with it.
+    """
+
     Channel = Channel
+    implements = filesystem.Transport.implements.extend(asynchronous=True)
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        # A folder cannot wake the loop the way a socket does: look into it at every poll.
+        loop.call_repeatedly(self.polling_interval, self._take_waiting, connection)
+
+    def _take_waiting(self, connection: Any) -> None:
+        """Deliver the messages waiting now, as many as the prefetch limit takes, no waiting."""
+        for _ in range(MESSAGES_PER_POLL):
+            try:
+                self.drain_events(connection, timeout=0)
+            except (TimeoutError, Empty):
+                return

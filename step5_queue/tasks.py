@@ -5,13 +5,17 @@ server: messages are files in QUEUE_FOLDER and results a SQLite file there. CELE
 CELERY_RESULT_BACKEND point every API process and worker, on any machine, at the same Redis.
 """
 
+import json
 import os
+import socket
 import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from celery import Celery, signals
+from celery import Celery, Task, signals, states
 from kombu.transport import TRANSPORT_ALIASES
 
 # Each console line is defined once; the tests and the docs read these names.
@@ -20,6 +24,7 @@ STARTING = "Starting long task"
 ENDING = "Ending long task"
 FAILED = "Long task failed"
 EXITING = "Exiting endpoint"
+INTERRUPTED = "Long task interrupted"
 
 # The state the API records for an id it has issued, before any worker has seen the job.
 QUEUED = "QUEUED"
@@ -35,8 +40,14 @@ RESULT_BACKEND = os.environ.get(
 )
 # Lets several apps (or test runs) share one Redis without seeing each other's keys.
 KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
+# The queue jobs wait in: Celery's "celery" unless set (the tests use one per run on RabbitMQ).
+QUEUE_NAME = os.environ.get("CELERY_QUEUE", "celery")
 # Processes per worker; unset means one per CPU, and `celery worker --concurrency N` overrides.
 WORKER_CONCURRENCY = os.environ.get("WORKER_CONCURRENCY")
+# Embedded transport: how often a running job renews its lease, and after how many missed
+# renewals any worker reports it "failed" (interrupted). See the leases below.
+HEARTBEAT_SECONDS = float(os.environ.get("HEARTBEAT_SECONDS", "5"))
+MISSED_HEARTBEATS = 3
 EMBEDDED_BROKER = BROKER_URL.startswith(("filesystem-atomic://", "filesystem://"))
 EMBEDDED_RESULTS = RESULT_BACKEND.startswith("db+sqlite://")
 
@@ -76,6 +87,7 @@ def create_embedded_queue() -> None:
             connection.execute("PRAGMA journal_mode=WAL")
 
 
+# --8<-- [start:settings]
 celery_app = Celery("step5_queue")
 celery_app.conf.update(
     broker_url=BROKER_URL,
@@ -83,6 +95,7 @@ celery_app.conf.update(
     broker_transport_options=broker_options(),
     result_backend_transport_options={"global_keyprefix": KEY_PREFIX},
     broker_connection_retry_on_startup=True,
+    task_default_queue=QUEUE_NAME,
     # Results (and the ids the API recorded) are forgotten after this many seconds.
     result_expires=int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600))),
     # Record "STARTED" when a worker begins a job, so GET /status can say "running".
@@ -103,11 +116,85 @@ celery_app.conf.update(
     # Where `--beat` keeps its schedule: with the rest of the embedded queue.
     beat_schedule_filename=str(QUEUE_FOLDER / "beat-schedule"),
 )
+# --8<-- [end:settings]
 
 
 @signals.worker_init.connect
 def prepare_worker(**_: object) -> None:
     create_embedded_queue()
+
+
+# --8<-- [start:leases]
+# The embedded transport deletes a job's file when a worker takes it: if the whole worker dies,
+# no broker can give the job back. So a running job holds a lease, a file its pool process
+# touches every HEARTBEAT_SECONDS; every worker of the queue looks for leases nobody renewed
+# for MISSED_HEARTBEATS beats and reports their jobs "failed" instead of "running" for ever.
+class Interrupted(Exception):
+    """The worker running the job stopped (killed, machine gone) before the job ended."""
+
+
+def lease_path(task_id: str) -> Path:
+    return QUEUE_FOLDER / "leases" / f"{task_id}.json"
+
+
+_renewals: dict[str, threading.Event] = {}
+
+
+@signals.task_prerun.connect
+def take_lease(task_id: str, task: Task, **_: object) -> None:
+    if not EMBEDDED_BROKER:
+        return  # Redis and RabbitMQ give a dead worker's job back themselves
+    path = lease_path(task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = {"hostname": task.request.hostname or socket.gethostname(), "pid": os.getpid()}
+    path.write_text(json.dumps(holder))
+    finished = _renewals[task_id] = threading.Event()
+
+    def renew() -> None:
+        while not finished.wait(HEARTBEAT_SECONDS):
+            os.utime(path)
+
+    threading.Thread(target=renew, daemon=True, name=f"lease-{task_id}").start()
+
+
+@signals.task_postrun.connect
+def give_lease_back(task_id: str, **_: object) -> None:
+    if finished := _renewals.pop(task_id, None):
+        finished.set()
+        lease_path(task_id).unlink(missing_ok=True)
+
+
+def fail_abandoned_jobs() -> None:
+    """Report every job whose lease nobody renewed in time as failed (interrupted)."""
+    overdue = time.time() - MISSED_HEARTBEATS * HEARTBEAT_SECONDS
+    for path in (QUEUE_FOLDER / "leases").glob("*.json"):
+        try:
+            renewed, holder = path.stat().st_mtime, json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # just given back, or being written
+        task_id = path.stem
+        # Only a job still STARTED: one that ended just before its worker died keeps its result.
+        if renewed < overdue and celery_app.backend.get_state(task_id) == states.STARTED:
+            error = Interrupted(
+                f"interrupted: worker {holder['hostname']} (pid {holder['pid']}) stopped "
+                f"renewing the job's lease for {MISSED_HEARTBEATS * HEARTBEAT_SECONDS:g} s"
+            )
+            celery_app.backend.mark_as_failure(task_id, error)
+            say(f"{INTERRUPTED}: {task_id}")
+        if renewed < overdue:
+            path.unlink(missing_ok=True)
+
+
+@signals.worker_ready.connect
+def look_for_abandoned_jobs(sender: Any, **_: object) -> None:
+    if EMBEDDED_BROKER:
+        fail_abandoned_jobs()
+        # On the worker's event loop (the main process), not a thread: pool processes are
+        # forked from it, and a fork copies no other thread, only the locks it might hold.
+        sender.timer.call_repeatedly(HEARTBEAT_SECONDS, fail_abandoned_jobs)
+
+
+# --8<-- [end:leases]
 
 
 def job_seconds() -> float:

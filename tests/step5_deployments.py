@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from signal import SIGKILL
 
+import kombu
 import redis
 
 from tests.services import service_url
@@ -24,9 +25,12 @@ from uvicorn_harness.server import RunningServer, StartServer
 STAGE = "step5_queue"
 # tests/services.py finds a Redis here, or starts a throwaway one and exports its URL.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# .ci/run makes sure a RabbitMQ answers here, on 127.0.0.1:5672 with guest/guest.
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 _folders: list[str] = []
 _key_prefixes: list[str] = []
+_rabbitmq_queues: list[str] = []
 
 
 def embedded_env() -> dict[str, str]:
@@ -46,6 +50,17 @@ def redis_env() -> dict[str, str]:
         "CELERY_RESULT_BACKEND": REDIS_URL,
         "CELERY_KEY_PREFIX": prefix,
     }
+
+
+def rabbitmq_env() -> dict[str, str]:
+    """RabbitMQ as the broker (a queue of its own), results in Redis (under a key prefix).
+
+    Not Celery's rpc:// results: they travel back to the process that sent the job, so another
+    API process, or the same one restarted, could never read them.
+    """
+    queue = f"test-step5-{uuid.uuid4().hex[:12]}"
+    _rabbitmq_queues.append(queue)
+    return {**redis_env(), "CELERY_BROKER_URL": RABBITMQ_URL, "CELERY_QUEUE": queue}
 
 
 def message_files(env: dict[str, str]) -> list[Path]:
@@ -100,6 +115,13 @@ def on_redis(serve: StartServer, env: dict[str, str]) -> RunningServer:
     return start_api(serve, env)
 
 
+def on_rabbitmq(serve: StartServer, env: dict[str, str]) -> RunningServer:
+    """Stage 5 with CELERY_BROKER_URL=amqp://... and results in Redis."""
+    env = {**env, **rabbitmq_env()}
+    start_worker(serve, env, concurrency=2)
+    return start_api(serve, env)
+
+
 @atexit.register
 def _remove_queues() -> None:
     for folder in _folders:
@@ -110,3 +132,8 @@ def _remove_queues() -> None:
             for key in client.scan_iter(match=f"{prefix}*", count=1000):
                 client.delete(key)
         client.close()
+    if _rabbitmq_queues:
+        with kombu.Connection(RABBITMQ_URL) as connection:
+            channel = connection.default_channel
+            for queue in _rabbitmq_queues:
+                channel.queue_delete(queue)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.databases import scratch_postgres_url, scratch_sqlite_url
-from tests.step5_deployments import embedded, on_redis
+from tests.step5_deployments import embedded, on_rabbitmq, on_redis
 from uvicorn_harness.server import RunningServer, StartServer, server_starter, wait_until
 from uvicorn_harness.stage_timing import JOB_SECONDS
 
@@ -38,9 +38,10 @@ DEPLOYMENTS: dict[str, Deployment] = {
     "step3_status": step3_status,
     "step4_database-sqlite": step4_database_sqlite,
     "step4_database-postgresql": step4_database_postgresql,
-    # Stage 5 starts a Celery worker too; the same API with no settings, and on Redis.
+    # Stage 5 starts a Celery worker too; the same API with no settings, on Redis, on RabbitMQ.
     "step5_queue-embedded": embedded,
     "step5_queue-redis": on_redis,
+    "step5_queue-rabbitmq": on_rabbitmq,
 }
 
 

@@ -25,6 +25,7 @@ from tests.step5_deployments import (
     REDIS_URL,
     embedded_env,
     message_files,
+    rabbitmq_env,
     redis_env,
     start_api,
     start_worker,
@@ -45,7 +46,15 @@ DOCS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "step5_queue.md"
 DUPLICATE_RUNS_ON_PAGE = re.compile(r"ran the job \*\*(\d+) times\*\*")
 REDELIVERY_BOUNDS_ON_PAGE = re.compile(r"the test allows ([\d.]+) to ([\d.]+) s after its first")
 
-BROKERS = {"embedded": embedded_env, "redis": redis_env}
+# A job whose pool process was killed starts again within this many seconds of the kill.
+POOL_RESTART_WITHIN = 5.0
+POOL_RESTART_ON_PAGE = re.compile(r"runs again, under ([\d.]+) s")
+BROKERS = {"embedded": embedded_env, "redis": redis_env, "rabbitmq": rabbitmq_env}
+# When a job whose whole worker died starts again on the next worker, in seconds after its first
+# start. Redis: once the visibility timeout has passed (above). RabbitMQ: as soon as it sees the
+# dead worker's connection close (a kill -9 closes its socket at once), with no timeout to wait
+# out; the upper bound is the job's first run plus a margin for a busy machine.
+REDELIVERY_WINDOWS = {"redis": REDELIVERED_AFTER, "rabbitmq": (0.0, 2.5)}
 
 
 def post_job(api: RunningServer) -> str:
@@ -90,7 +99,10 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
     wait_until(lambda: status_of(api, task_id) == "completed", 20, "the job to complete")
     restarted = [line for line in worker.lines[since:] if line.text == STARTING][-1]
     # worker_lost_wait is 1 s here; Celery's default of 10 s would fail this.
-    assert restarted.at - killed_at < 5
+    print(f"recovery {broker}, pool process killed: {restarted.at - killed_at:.2f} s")
+    assert restarted.at - killed_at < POOL_RESTART_WITHIN
+    on_page = POOL_RESTART_ON_PAGE.search(DOCS_PAGE.read_text())
+    assert on_page is not None and float(on_page[1]) == POOL_RESTART_WITHIN
     console = worker.console_lines(since)
     assert console.count(STARTING) == 2
     assert console.count(ENDING) == 1
@@ -98,17 +110,41 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
     assert child.pid not in {process.pid for process in pool_children(worker)}
 
 
-def test_killing_the_whole_worker_on_redis_hands_the_job_to_the_next_worker(
-    serve_fresh: StartServer,
+@pytest.mark.parametrize("broker", BROKERS)
+def test_killing_every_pool_process_mid_job_runs_that_job_and_the_next(
+    broker: str, serve_fresh: StartServer
+) -> None:
+    # Two processes: one runs the job, the other waits for one. On billiard's threaded pool,
+    # which kombu's own folder transport got, the waiting one held the jobs' pipe lock, and
+    # killing it stopped every job for good (see step5_queue/folder_transport.py).
+    env = {**BROKERS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
+    worker = start_worker(serve_fresh, env, concurrency=2)
+    api = start_api(serve_fresh, env)
+    killed_id = post_job(api)
+    worker.wait_for_line(STARTING)
+    children = pool_children(worker)
+    assert len(children) == 2
+    for child in children:
+        child.kill()
+
+    wait_until(lambda: status_of(api, killed_id) == "completed", 20, "the killed job")
+    next_id = post_job(api)
+    wait_until(lambda: status_of(api, next_id) == "completed", 20, "the next job")
+    assert worker.console_lines().count(ENDING) == 2
+
+
+@pytest.mark.parametrize("broker", REDELIVERY_WINDOWS)
+def test_killing_the_whole_worker_hands_the_job_to_the_next_worker(
+    broker: str, serve_fresh: StartServer
 ) -> None:
     env = {
-        **redis_env(),
+        **BROKERS[broker](),
         "TASK_SECONDS": str(KILLED_JOB_SECONDS),
         "CELERY_VISIBILITY_TIMEOUT": str(SHORT_VISIBILITY_SECONDS),
     }
-    # Both workers wait before the job is sent, so the handover measures Redis, not a worker's
-    # startup. The one that takes the job is killed; the other, idle all along, cannot take it
-    # early: Redis moved the message out of the queue into its unacknowledged set.
+    # Both workers wait before the job is sent, so the handover measures the broker, not a
+    # worker's startup. The one that takes the job is killed; the other, idle all along, cannot
+    # take it early: the broker holds it as delivered and unacknowledged.
     with ThreadPoolExecutor(2) as starting:
         workers = list(starting.map(lambda name: start_worker(serve_fresh, env, name=name), "ab"))
     api = start_api(serve_fresh, env)
@@ -118,21 +154,36 @@ def test_killing_the_whole_worker_on_redis_hands_the_job_to_the_next_worker(
     assert status_of(api, task_id) == "running"
 
     [successor] = [worker for worker in workers if worker is not doomed]
-    restarted = successor.wait_for_line(STARTING, timeout=REDELIVERED_AFTER[1] * 2)
+    earliest, latest = REDELIVERY_WINDOWS[broker]
+    restarted = successor.wait_for_line(STARTING, timeout=latest * 2)
     successor.wait_for_line(ENDING)
     assert status_of(api, task_id) == "completed"
-    # Redis gave the job back once its visibility timeout had passed, at the next sweep.
-    earliest, latest = REDELIVERED_AFTER
+    print(f"recovery {broker}, whole worker killed: {restarted.at - started.at:.2f} s")
     assert earliest <= restarted.at - started.at <= latest
     assert successor.console_lines().count(STARTING) == 1
-    bounds_on_page = REDELIVERY_BOUNDS_ON_PAGE.search(DOCS_PAGE.read_text())
-    assert tuple(map(float, bounds_on_page.groups())) == REDELIVERED_AFTER
+    # The crash table states each broker's window, in the order of its columns.
+    windows_on_page = REDELIVERY_BOUNDS_ON_PAGE.findall(DOCS_PAGE.read_text())
+    on_page = dict(zip(REDELIVERY_WINDOWS, windows_on_page, strict=True))
+    assert tuple(map(float, on_page[broker])) == (earliest, latest)
 
 
-def test_killing_the_whole_worker_on_the_embedded_transport_loses_its_job(
+# The embedded transport's leases, short so the test waits seconds: renewed every 0.5 s, the
+# job is reported failed once 3 renewals are missed, at the next look (every 0.5 s).
+HEARTBEAT_SECONDS = 0.5
+# After the next worker is ready, the job is "failed" within 3 beats and one look (2 s), plus a
+# margin for a busy machine; the page states the bound for the default of 5 s: 20 s.
+FAILED_WITHIN = 4 * HEARTBEAT_SECONDS + 2
+FAILED_BOUND_ON_PAGE = re.compile(r"reported\s+`\"failed\"`\s+within\s+(\d+) s")
+
+
+def test_killing_the_whole_worker_on_the_embedded_transport_reports_its_job_interrupted(
     serve_fresh: StartServer,
 ) -> None:
-    env = {**embedded_env(), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
+    env = {
+        **embedded_env(),
+        "TASK_SECONDS": str(KILLED_JOB_SECONDS),
+        "HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+    }
     doomed = start_worker(serve_fresh, env, name="doomed")
     api = start_api(serve_fresh, env)
     running_id = post_job(api)
@@ -144,11 +195,33 @@ def test_killing_the_whole_worker_on_the_embedded_transport_loses_its_job(
     doomed.stop(signal.SIGKILL)
 
     successor = start_worker(serve_fresh, env, name="successor")
+    ready = time.monotonic()
     wait_until(lambda: status_of(api, waiting_id) == "completed", 20, "the waiting job")
-    # The job that was running existed only in the killed process: nothing can run it again.
+    # The job that was running existed only in the killed process: nothing can run it again,
+    # but its lease ran out, and the successor says so instead of "running" for ever.
+    wait_until(lambda: status_of(api, running_id) == "failed", FAILED_WITHIN, "status failed")
+    print(f"recovery embedded, whole worker killed: failed {time.monotonic() - ready:.2f} s")
+    assert time.monotonic() - ready < FAILED_WITHIN
+    error = httpx.get(f"{api.url}/tasks/{running_id}").json()["error"]
+    assert error.startswith("Interrupted: interrupted: worker doomed-"), error
+    assert re.search(r"\(pid \d+\) stopped renewing", error), error
     assert message_files(env) == []
     assert successor.console_lines().count(STARTING) == 1
-    assert status_of(api, running_id) == "running"
+    assert list((Path(env["QUEUE_FOLDER"]) / "leases").iterdir()) == []
+    bound_on_page = FAILED_BOUND_ON_PAGE.search(DOCS_PAGE.read_text())
+    assert bound_on_page is not None and int(bound_on_page[1]) == 4 * 5
+
+
+def test_a_healthy_long_job_on_the_embedded_transport_keeps_its_lease(
+    serve_fresh: StartServer,
+) -> None:
+    # A job that runs 10 heartbeats long is renewed all along: no worker fails it.
+    env = {**embedded_env(), "TASK_SECONDS": "5", "HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)}
+    workers = [start_worker(serve_fresh, env, name=name) for name in ("runner", "watcher")]
+    api = start_api(serve_fresh, env)
+    task_id = post_job(api)
+    wait_until(lambda: status_of(api, task_id) == "completed", 30, "the job to complete")
+    assert not any("interrupted" in line for w in workers for line in w.console_lines())
 
 
 def test_two_workers_on_redis_share_200_jobs_and_run_each_exactly_once(
