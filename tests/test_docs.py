@@ -43,10 +43,27 @@ CHROMIUM_ARGS = [
 ]
 BUILD_SECONDS = 60.0
 RENDER_SECONDS = 15.0
+# The width the site is read at; the checks below (no sideways scrolling, legible diagrams) hold
+# there. Screenshots of every page land in SCREENSHOTS so a reviewer can look (gitignored).
+VIEWPORT = {"width": 1280, "height": 800}
+SCREENSHOTS = REPO_ROOT / ".pytest_screenshots"
+MIN_DIAGRAM_TEXT_PX = 12.0
+# Stage pages lead with what changed; the whole files sit in collapsed blocks. A page taller
+# than this at 1280 px (details closed) has become a wall again.
+MAX_STAGE_PAGE_PX = 6000
+# An arrowhead on the dark scheme must be light: relative luminance of its fill (0 black, 1 white).
+MIN_DARK_ARROWHEAD_LUMINANCE = 0.4
 # How far a figure on the compare page may be from a fresh measurement. Far above the noise of a
 # request round trip, far below the gap between the stages (a whole job length).
 COMPARE_TOLERANCE_SECONDS = 0.3
 
+# The stage pages this height limit applies to (stage 5's page is being rewritten in its own issue).
+OWN_STAGE_PAGES = (
+    "step1_blocking.md",
+    "step2_background.md",
+    "step3_status.md",
+    "step4_database.md",
+)
 STAGE_FILE = re.compile(r"^step(?P<number>\d+)_[a-z0-9_]+/")
 SNIPPET = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+)(?::(?P<start>\d+):(?P<end>\d+))?"\s*$')
 FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,})\s*(?P<lang>[\w-]+)(?P<options>.*)$")
@@ -382,7 +399,10 @@ def browser(site_url: str) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = chromium.new_page()
+            page = chromium.new_page(viewport=VIEWPORT)
+            # mkdocs-material draws each diagram in a closed shadow root; open it, so the checks
+            # below can measure the diagram's text from a page script (rendering is unchanged).
+            page.add_init_script(OPEN_SHADOW_ROOTS)
             checked = Browser(page, page.context.new_cdp_session(page), [], [])
 
             # Nothing may leave 127.0.0.1: the mermaid script and fonts must come from the site.
@@ -456,6 +476,123 @@ def _participants(source: str) -> list[str]:
         if match := MERMAID_PARTICIPANT.match(line):
             names.append((match.group("label") or match.group("name")).strip())
     return names
+
+
+OPEN_SHADOW_ROOTS = """
+const attachShadow = Element.prototype.attachShadow;
+Element.prototype.attachShadow = function (options) {
+  return attachShadow.call(this, { ...options, mode: "open" });
+};
+"""
+
+# Every listing that scrolls sideways: the scrolling box is `pre > code` (overflow: auto).
+SCROLLING_LISTINGS = """
+() => [...document.querySelectorAll("pre, pre > code")]
+  .filter((element) => element.offsetParent !== null)
+  .filter((element) => element.scrollWidth > element.clientWidth)
+  .map((element) => element.textContent.split("\\n")[0].slice(0, 60))
+"""
+
+# For each rendered, visible diagram: the smallest text on screen, in px: the computed font
+# size of each element holding text, times the svg's scale (drawn width over viewBox width).
+DIAGRAM_TEXT_SIZES = """
+() => [...document.querySelectorAll("div.mermaid")]
+  .map((holder) => holder.shadowRoot && holder.shadowRoot.querySelector("svg"))
+  .filter((svg) => svg && svg.getBoundingClientRect().width > 0)
+  .map((svg) => {
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const sizes = [...svg.querySelectorAll("text, tspan, foreignObject *")]
+      .filter((element) => [...element.childNodes].some(
+        (node) => node.nodeType === 3 && node.textContent.trim()))
+      .map((element) => parseFloat(getComputedStyle(element).fontSize) * scale);
+    return { smallest: Math.min(...sizes), text: svg.textContent.slice(0, 60) };
+  })
+"""
+
+# Every marker (arrowhead) in the page's diagrams, with its computed fill.
+ARROWHEAD_FILLS = """
+() => [...document.querySelectorAll("div.mermaid")]
+  .flatMap((holder) => [...holder.shadowRoot.querySelectorAll("marker path")])
+  .map((path) => getComputedStyle(path).fill)
+"""
+
+# Every copy button whose box reaches into the code's text area (the code box less its right
+# padding): a button there sits over the end of a line.
+COPY_BUTTONS_OVER_CODE = """
+() => [...document.querySelectorAll(".md-code__button")]
+  .filter((button) => button.offsetParent !== null)
+  .filter((button) => {
+    const code = button.closest("pre").querySelector("code");
+    const padding = parseFloat(getComputedStyle(code).paddingRight);
+    const text = code.getBoundingClientRect().right - padding;
+    return button.getBoundingClientRect().left < text;
+  })
+  .map((button) => button.closest("pre").textContent.trim().slice(0, 60))
+"""
+
+IMAGES_NOT_LOADED = """
+() => [...document.querySelectorAll("article img")]
+  .filter((image) => !image.complete || image.naturalWidth === 0)
+  .map((image) => image.getAttribute("src"))
+"""
+
+
+def _luminance(css_colour: str) -> float:
+    """Relative luminance (WCAG) of an `rgb(...)`/`rgba(...)` computed colour."""
+    red, green, blue = (float(part) / 255 for part in re.findall(r"[\d.]+", css_colour)[:3])
+
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+def _open(browser: Browser, site_url: str, page: str) -> list[str]:
+    """Load a page and wait for its diagrams; the text of each rendered diagram."""
+    browser.outside_requests.clear()
+    browser.errors.clear()
+    response = browser.page.goto(f"{site_url}/{site_path(page)}")
+    assert response is not None and response.ok
+    return _wait_for_rendered_diagrams(browser, len(mermaid_sources(page)), page)
+
+
+@pytest.mark.parametrize("page", nav_pages())
+def test_page_reads_at_1280_px_in_chromium(page: str, browser: Browser, site_url: str) -> None:
+    _open(browser, site_url, page)
+    browser.page.wait_for_load_state("load")  # every <img> has loaded or failed by now
+    SCREENSHOTS.mkdir(exist_ok=True)
+    screenshot = SCREENSHOTS / f"{page.removesuffix('.md')}.png"
+    browser.page.screenshot(path=str(screenshot), full_page=True)
+    height = browser.page.evaluate("document.documentElement.scrollHeight")
+    print(f"{page}: {height} px tall at {VIEWPORT['width']} px, screenshot {screenshot}")
+
+    assert browser.page.evaluate(SCROLLING_LISTINGS) == [], f"{page}: listings scroll sideways"
+    assert browser.page.evaluate(COPY_BUTTONS_OVER_CODE) == [], f"{page}: copy button over code"
+    for diagram in browser.page.evaluate(DIAGRAM_TEXT_SIZES):
+        assert diagram["smallest"] >= MIN_DIAGRAM_TEXT_PX, (
+            f"{page}: diagram text drawn at {diagram['smallest']:.1f} px: {diagram['text']!r}"
+        )
+    assert browser.page.evaluate(IMAGES_NOT_LOADED) == [], f"{page}: images did not load"
+    if STAGE_FILE.match(page.removesuffix(".md") + "/") and page in OWN_STAGE_PAGES:
+        assert height <= MAX_STAGE_PAGE_PX, f"{page} is {height} px tall"
+    assert not browser.outside_requests, f"requests left 127.0.0.1: {browser.outside_requests}"
+    assert not browser.errors, f"script errors on {page}: {browser.errors}"
+
+
+def test_mermaid_arrowheads_show_in_the_dark_scheme(browser: Browser, site_url: str) -> None:
+    _open(browser, site_url, "step1_blocking.md")
+    # The reader's toggle (material remembers the choice in localStorage, so put it back after).
+    browser.page.locator("form[data-md-component=palette] label:visible").click()
+    try:
+        scheme = browser.page.evaluate("document.body.dataset.mdColorScheme")
+        assert scheme == "slate", scheme
+        browser.page.screenshot(path=str(SCREENSHOTS / "step1_blocking-dark.png"), full_page=True)
+        fills = browser.page.evaluate(ARROWHEAD_FILLS)
+        assert fills, "no arrowheads found"
+        for fill in fills:
+            assert _luminance(fill) >= MIN_DARK_ARROWHEAD_LUMINANCE, f"dark arrowhead: {fill}"
+    finally:
+        browser.page.locator("form[data-md-component=palette] label:visible").click()
 
 
 @pytest.mark.parametrize("page", nav_pages())
