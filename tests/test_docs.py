@@ -65,7 +65,13 @@ OWN_STAGE_PAGES = (
     "step4_database.md",
 )
 STAGE_FILE = re.compile(r"^step(?P<number>\d+)_[a-z0-9_]+/")
-SNIPPET = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+)(?::(?P<start>\d+):(?P<end>\d+))?"\s*$')
+SNIPPET = re.compile(
+    r'^\s*--8<--\s+"(?P<path>[^":]+)'
+    r'(?::(?P<start>\d+):(?P<end>\d+)|:(?P<section>[a-z][-_0-9a-z]*))?"\s*$'
+)
+# pymdownx.snippets' section markers (`# --8<-- [start:job]`): never shown, in a whole file or
+# a section (its RE_SNIPPET_SECTION; a whole-file include drops every marker line).
+SECTION_MARKER = re.compile(r"--8<--\s*\[\s*(?P<type>start|end)\s*:\s*(?P<name>[-_0-9a-z]+)\s*\]")
 FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,})\s*(?P<lang>[\w-]+)(?P<options>.*)$")
 OPTION = re.compile(r'(?P<name>\w+)="(?P<value>[^"]*)"')
 MERMAID_PARTICIPANT = re.compile(r"^\s*participant\s+(?P<name>\w+)(?:\s+as\s+(?P<label>.+))?$")
@@ -108,6 +114,12 @@ class IncludedCode:
     start: int | None
     end: int | None
     options: dict[str, str]
+    section: str | None = None
+
+    @property
+    def shown(self) -> list[str]:
+        """The lines the page shows, as pymdownx.snippets cuts them from the file."""
+        return shown_lines(self.path, self.start, self.end, self.section)
 
     @property
     def hl_lines(self) -> list[int] | None:
@@ -138,6 +150,7 @@ def included_code(page: str) -> list[IncludedCode]:
                     start=int(start) if start else None,
                     end=int(end) if end else None,
                     options=dict(OPTION.findall(fence.group("options"))),
+                    section=snippet.group("section"),
                 )
             )
     return blocks
@@ -147,6 +160,29 @@ def mermaid_sources(page: str) -> list[str]:
     """The body of every ```mermaid fence on a page."""
     text = (DOCS / page).read_text(encoding="utf-8")
     return re.findall(r"^\s*```mermaid\s*\n(.*?)^\s*```\s*$", text, flags=re.M | re.S)
+
+
+def shown_lines(
+    path: str, start: int | None = None, end: int | None = None, section: str | None = None
+) -> list[str]:
+    """A file's lines as an include shows them: a line range as is, a section's lines between
+    its markers, a whole file without its marker lines."""
+    lines = (REPO_ROOT / path).read_text(encoding="utf-8").splitlines()
+    if start is not None:
+        return lines[start - 1 : end]
+    if section is None:
+        return [line for line in lines if not SECTION_MARKER.search(line)]
+    names = [
+        (m.group("type"), m.group("name")) if (m := SECTION_MARKER.search(line)) else None
+        for line in lines
+    ]
+    first = names.index(("start", section)) + 1
+    last = names.index(("end", section))
+    return [
+        line
+        for line, name in zip(lines[first:last], names[first:last], strict=True)
+        if name is None
+    ]
 
 
 def previous_stage_file(path: str) -> Path | None:
@@ -160,10 +196,9 @@ def previous_stage_file(path: str) -> Path | None:
     return candidates[0] if candidates else None
 
 
-def changed_lines(old: Path, new: Path) -> list[int]:
+def changed_lines(old: list[str], new: list[str]) -> list[int]:
     """1-based numbers of the lines in `new` that difflib finds inserted or replaced since `old`."""
-    old_lines = old.read_text(encoding="utf-8").splitlines()
-    new_lines = new.read_text(encoding="utf-8").splitlines()
+    old_lines, new_lines = old, new
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     return [
         number + 1
@@ -224,18 +259,34 @@ def test_every_page_in_docs_is_in_the_nav() -> None:
 def test_highlighted_lines_are_the_lines_changed_since_the_previous_stage(page: str) -> None:
     # On a stage page a highlight means "changed since the previous stage" (other pages may
     # highlight for other reasons, e.g. the line a pitfall is about).
+    # Both files are compared as a whole-file include shows them (no section markers); a
+    # section's highlights are the whole file's, counted from the section's first line.
     for block in included_code(page):
         previous = previous_stage_file(block.path)
         if block.hl_lines is None or previous is None:
             continue
-        changed = changed_lines(previous, REPO_ROOT / block.path)
-        first = block.start or 1
-        last = block.end or len((REPO_ROOT / block.path).read_text(encoding="utf-8").splitlines())
+        whole = shown_lines(block.path)
+        changed = changed_lines(shown_lines(str(previous.relative_to(REPO_ROOT))), whole)
+        if block.section is not None:
+            first = _section_offset(whole, block.shown) + 1
+            last = first + len(block.shown) - 1
+        else:
+            first = block.start or 1
+            last = block.end or len(whole)
         expected = [number - first + 1 for number in changed if first <= number <= last]
+        where = block.section or f"lines {first}-{last}"
         assert block.hl_lines == expected, (
-            f"{page}: hl_lines for {block.path} lines {first}-{last} should be "
+            f"{page}: hl_lines for {block.path} ({where}) should be "
             f"{' '.join(map(str, expected))} (changed since {previous.relative_to(REPO_ROOT)})"
         )
+
+
+def _section_offset(whole: list[str], section: list[str]) -> int:
+    """Where a section's lines start in the whole file (markers removed from both)."""
+    for offset in range(len(whole) - len(section) + 1):
+        if whole[offset : offset + len(section)] == section:
+            return offset
+    raise AssertionError(f"section not found: {section[:2]}")
 
 
 @pytest.mark.parametrize("page", stage_pages())
@@ -607,8 +658,7 @@ def test_page_renders_its_code_and_diagrams_in_chromium(
     # textContent, not innerText: code in a tab that is not selected is hidden but present.
     code_text = "\n".join(browser.page.locator(".highlight code").all_text_contents())
     for block in included_code(page):
-        lines = (REPO_ROOT / block.path).read_text(encoding="utf-8").splitlines()
-        shown = [line for line in lines[(block.start or 1) - 1 : block.end] if line.strip()]
+        shown = [line for line in block.shown if line.strip()]
         assert shown[-1].strip() in code_text, f"{block.path} is not shown on {page}"
 
     diagrams = mermaid_sources(page)
