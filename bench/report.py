@@ -178,7 +178,7 @@ def wall_chart_data(results: Results) -> dict[str, Any]:
             {
                 "label": wall_label(wall.stage, wall.worker_concurrency),
                 "in_worker": wall.worker_concurrency is not None,
-                "seconds": round(wall.seconds, 2),
+                "seconds": wall.seconds,
             }
             for wall in sorted(results.wall, key=wall_order)
         ],

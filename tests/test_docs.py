@@ -795,3 +795,19 @@ def test_memory_chart_matches_its_table() -> None:
     ((_, drawn),) = read_points(MEMORY_CHART.read_text(encoding="utf-8")).items()
     assert [x for x, _ in drawn] == pytest.approx([x for x, _ in points], abs=1)
     assert [y for _, y in drawn] == pytest.approx([y for _, y in points], abs=0.01)
+
+
+ARTICLE_CREDIT = (
+    '"Leveraging Background Tasks in FastAPI"',
+    "利用 FastAPI 中的后台任务:增强性能和响应能力",
+    "高效码农",
+    "August 15, 2023",
+)
+
+
+@pytest.mark.parametrize("where", [REPO_ROOT / "README.md", DOCS / "index.md"], ids=str)
+def test_the_article_is_named_and_credited(where: Path) -> None:
+    # Joined lines: the credit may wrap anywhere but inside a name.
+    text = " ".join(where.read_text(encoding="utf-8").split())
+    for part in ARTICLE_CREDIT:
+        assert part in text, f"{where.name} does not credit the article: {part!r} missing"
