@@ -615,7 +615,8 @@ DIAGRAM_TEXT_SIZES = """
       .filter((element) => [...element.childNodes].some(
         (node) => node.nodeType === 3 && node.textContent.trim()))
       .map((element) => parseFloat(getComputedStyle(element).fontSize) * scale);
-    return { smallest: Math.min(...sizes), text: svg.textContent.slice(0, 60) };
+    const words = [...svg.querySelectorAll("text, foreignObject")].map((e) => e.textContent);
+    return { smallest: Math.min(...sizes), text: words.join(" ").slice(0, 80) };
   })
 """
 
