@@ -9,11 +9,12 @@ wall-time chart next to it as wall-time.svg.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
 
-from bench.report import render, wall_chart_svg
+from bench.report import WALL_DATA_NAME, render, wall_chart_data, wall_chart_svg
 from bench.run import QUICK, Sizes, run
 from bench.stages import STAGES
 from uvicorn_harness.server import REPO_ROOT
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     markdown = render(results)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(markdown)
+    # The chart's data beside it, so `python -m bench.report` can draw it again without a run.
+    data = json.dumps(wall_chart_data(results), indent=2, ensure_ascii=False)
+    (output.parent / WALL_DATA_NAME).write_text(data + "\n", encoding="utf-8")
     chart = output.parent / CHART_NAME
     chart.write_text(wall_chart_svg(results))
     print()

@@ -2,6 +2,10 @@
 
     python -m bench.compare [--seconds 1.0]
 
+It prints the table aligned for a terminal (the compare page shows the same rows as Markdown)
+and draws the same measurement as timelines, one per stage and all stacked, in docs/bench/
+(bench/timeline.py).
+
 Every stage runs as a reader runs it, on its embedded defaults (stage 4's SQLite file, stage 5's
 queue folder) kept in a scratch folder that is removed afterwards.
 """
@@ -14,9 +18,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from uvicorn_harness.server import RunningServer, running_server
-from uvicorn_harness.stage_timing import StageTiming, format_table, measure_one_job
+from bench.timeline import TIMELINE_FOLDER, write_timelines
+from uvicorn_harness.server import REPO_ROOT, RunningServer, running_server
+from uvicorn_harness.stage_timing import (
+    StageTiming,
+    format_plain_table,
+    format_table,
+    measure_one_job,
+)
 
+# The compare page includes this table: the rows of the run that drew the timelines.
+TABLE_FILE = TIMELINE_FOLDER / "compare-table.md"
 STAGES = ("step1_blocking", "step2_background", "step3_status", "step4_database", "step5_queue")
 CELERY_READY = " ready."  # the end of the worker's "celery@host ready." line
 
@@ -59,8 +71,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.seconds <= 0:
         parser.error("--seconds must be greater than 0")
+    timings = compare_stages(args.seconds)
     print()
-    print(format_table(compare_stages(args.seconds)))
+    print(format_plain_table(timings))
+    print()
+    TABLE_FILE.write_text(format_table(timings) + "\n", encoding="utf-8")
+    for path in [TABLE_FILE, *write_timelines(timings)]:
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
 
 
 if __name__ == "__main__":

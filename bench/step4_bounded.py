@@ -1,11 +1,13 @@
 """Stage 4 stays bounded: many finished tasks through a real server, with a short retention.
 
 python -m bench.step4_bounded [--tasks 100000] [--every 10000] [--retention 5] [--write]
+python -m bench.step4_bounded --redraw
 
 One uvicorn worker on a fresh SQLite file runs `TASK_SECONDS=0` jobs as fast as POSTs arrive
 (batches of simultaneous requests). After every `--every` tasks it records the rows in the
 table, the size of the database files (main file + WAL) and the server's resident memory.
-With `--write` it stores the table the stage-4 page shows (docs/step4/bounded.md).
+With `--write` it stores the table the stage-4 page shows (docs/step4/bounded.md) and draws it
+as a chart (docs/step4/bounded.svg); `--redraw` draws the chart again from the stored table.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from pathlib import Path
 import psutil
 from sqlalchemy import create_engine, text
 
+from bench.charts import Panel, Series, line_panels_svg, stamp
 from uvicorn_harness.many_requests import post_at_once
 from uvicorn_harness.server import REPO_ROOT, running_server
 
 PAGE_TABLE = REPO_ROOT / "docs" / "step4" / "bounded.md"
+PAGE_CHART = PAGE_TABLE.with_suffix(".svg")
+MIB = 2**20
 BATCH = 250  # requests sent at the same moment; more only queue in the kernel
 
 
@@ -92,6 +97,32 @@ def table(samples: list[Sample], retention: float) -> str:
     return "\n".join(rows)
 
 
+def chart_svg(samples: list[Sample], retention: float, stamp_text: str) -> str:
+    """Rows kept and file and memory sizes against finished tasks: flat lines mean bounded."""
+    rows = Panel(
+        f"Rows in the table (retention {retention:g} s)",
+        "rows",
+        [Series("rows", [(sample.tasks, sample.rows) for sample in samples])],
+        lambda value: f"{value:,.0f}",
+    )
+    sizes = Panel(
+        "Files and server memory",
+        "MiB",
+        [
+            Series("server RSS", [(s.tasks, round(s.rss_bytes / MIB, 1)) for s in samples]),
+            Series("tasks.db-wal", [(s.tasks, round(s.wal_bytes / MIB, 1)) for s in samples]),
+            Series("tasks.db", [(s.tasks, round(s.database_bytes / MIB, 1)) for s in samples]),
+        ],
+    )
+    return line_panels_svg(
+        [rows, sizes],
+        "finished tasks",
+        lambda value: f"{value / 1000:g}k",
+        stamp_text,
+        "Stage 4 stays bounded: rows, files and memory against finished tasks",
+    )
+
+
 def mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
 
@@ -119,7 +150,11 @@ def main() -> None:
     parser.add_argument("--retention", type=float, default=5.0, help="TASK_RETENTION_SECONDS")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="HEARTBEAT_SECONDS")
     parser.add_argument("--write", action="store_true", help=f"store the table in {PAGE_TABLE}")
+    parser.add_argument("--redraw", action="store_true", help=f"draw {PAGE_CHART} from the table")
     args = parser.parse_args()
+    if args.redraw:
+        redraw()
+        return
     if args.tasks <= 0 or args.every <= 0 or args.tasks % args.every:
         parser.error("--tasks and --every must be positive, --tasks a multiple of --every")
     samples = []
@@ -134,6 +169,25 @@ def main() -> None:
     if args.write:
         PAGE_TABLE.parent.mkdir(exist_ok=True)
         PAGE_TABLE.write_text(result + "\n", encoding="utf-8")
+        measured = stamp("Measured by python -m bench.step4_bounded --write,")
+        PAGE_CHART.write_text(chart_svg(samples, args.retention, measured), encoding="utf-8")
+
+
+def stored_retention(markdown: str) -> float:
+    """The retention the stored table was measured with, from its header."""
+    return float(markdown.split("(retention ", 1)[1].split(" s)", 1)[0])
+
+
+def redraw() -> None:
+    """The chart again from the stored table (no new measurement), stamped as such."""
+    markdown = PAGE_TABLE.read_text(encoding="utf-8")
+    drawn = stamp(
+        f"Drawn from {PAGE_TABLE.relative_to(REPO_ROOT)} (python -m bench.step4_bounded),"
+    )
+    PAGE_CHART.write_text(
+        chart_svg(read_table(markdown), stored_retention(markdown), drawn), encoding="utf-8"
+    )
+    print(f"drew {PAGE_CHART.relative_to(REPO_ROOT)}")
 
 
 if __name__ == "__main__":

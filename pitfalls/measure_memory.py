@@ -1,10 +1,13 @@
 """Pitfall 8: stage 3's dict keeps every task forever. Measure the memory that costs.
 
 python -m pitfalls.measure_memory [--tasks 10000] [--rounds 3] [--write]
+python -m pitfalls.measure_memory --redraw
 
 Serves stage 3 under uvicorn with a zero-length job, finishes `--tasks` tasks per round, and
 reads the server process's resident memory (RSS) after each round. `--write` stores the table
-in docs/pitfalls/memory.md, which the Pitfalls page includes.
+in docs/pitfalls/memory.md, which the Pitfalls page includes, and draws it as a chart
+(docs/pitfalls/memory.svg, shown by the table's first line); `--redraw` draws the chart again
+from the stored table.
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ from itertools import pairwise
 import httpx
 import psutil
 
+from bench.charts import Panel, Series, line_panels_svg, stamp
 from uvicorn_harness.server import REPO_ROOT, running_server
 
 FIGURE_FILE = REPO_ROOT / "docs" / "pitfalls" / "memory.md"
+CHART_FILE = FIGURE_FILE.with_suffix(".svg")
+# The chart's line in the table file: a link relative to docs/pitfalls.md, which includes it.
+CHART_LINE = (
+    "![Stage 3's server memory against finished tasks](pitfalls/memory.svg){ .chart .narrow }"
+)
 CLIENTS = 4  # concurrent keep-alive clients: enough to keep both cores busy
 WARMUP_TASKS = 1000  # the first requests fill caches and the thread pool; not the dict's cost
 MIB = 1024 * 1024
@@ -73,6 +82,8 @@ def measure(tasks_per_round: int, rounds: int, warmup: int = WARMUP_TASKS) -> Me
 def as_markdown(figures: MemoryFigures) -> str:
     """The table the Pitfalls page includes."""
     rows = [
+        CHART_LINE,
+        "",
         "| tasks finished | server RSS | growth in this round |",
         "|---:|---:|---:|",
         f"| {figures.warmup_tasks:,} (warm-up) | {figures.rss_bytes[0] / MIB:.1f} MiB | |",
@@ -95,6 +106,48 @@ def as_markdown(figures: MemoryFigures) -> str:
     return "\n".join(rows) + "\n"
 
 
+def finished_and_rss(figures: MemoryFigures) -> list[tuple[float, float]]:
+    """(tasks finished, RSS in MiB to the table's 0.1) after the warm-up and each round."""
+    return [
+        (figures.warmup_tasks + number * figures.tasks_per_round, round(rss / MIB, 1))
+        for number, rss in enumerate(figures.rss_bytes)
+    ]
+
+
+def read_table(markdown: str) -> list[tuple[float, float]]:
+    """(tasks finished, RSS in MiB) back from a stored table."""
+    points: list[tuple[float, float]] = []
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[1].endswith(" MiB"):
+            finished = int(cells[0].split()[0].replace(",", ""))
+            points.append((finished, float(cells[1].removesuffix(" MiB"))))
+    return points
+
+
+def chart_svg(points: list[tuple[float, float]], stamp_text: str) -> str:
+    """The server's RSS after each round: a line that keeps climbing is memory never freed."""
+    panel = Panel(
+        "Stage 3: server memory (RSS) as tasks finish", "MiB", [Series("server RSS", points)]
+    )
+    return line_panels_svg(
+        [panel],
+        "tasks finished (none ever removed)",
+        lambda value: f"{value / 1000:g}k",
+        stamp_text,
+        "Stage 3's server memory against finished tasks",
+        panel_width=640,
+    )
+
+
+def redraw() -> None:
+    """The chart again from the stored table (no new measurement), stamped as such."""
+    drawn = stamp(f"Drawn from {FIGURE_FILE.relative_to(REPO_ROOT)} (pitfalls.measure_memory),")
+    points = read_table(FIGURE_FILE.read_text(encoding="utf-8"))
+    CHART_FILE.write_text(chart_svg(points, drawn), encoding="utf-8")
+    print(f"drew {CHART_FILE.relative_to(REPO_ROOT)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,12 +155,19 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000, help="tasks finished per round")
     parser.add_argument("--rounds", type=int, default=3, help="how many rounds to measure")
     parser.add_argument("--write", action="store_true", help=f"write {FIGURE_FILE.name} too")
+    parser.add_argument("--redraw", action="store_true", help=f"draw {CHART_FILE.name} again")
     args = parser.parse_args()
-    table = as_markdown(measure(args.tasks, args.rounds))
+    if args.redraw:
+        redraw()
+        return
+    figures = measure(args.tasks, args.rounds)
+    table = as_markdown(figures)
     print(table)
     if args.write:
         FIGURE_FILE.parent.mkdir(parents=True, exist_ok=True)
         FIGURE_FILE.write_text(table, encoding="utf-8")
+        measured = stamp("Measured by python -m pitfalls.measure_memory --write,")
+        CHART_FILE.write_text(chart_svg(finished_and_rss(figures), measured), encoding="utf-8")
         print(f"written to {FIGURE_FILE.relative_to(REPO_ROOT)}")
 
 

@@ -23,14 +23,17 @@ def job_seconds() -> float:
         raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
 
 
+# --8<-- [start:job]
 def very_long_task() -> None:
     print(STARTING)
     time.sleep(job_seconds())
     if os.environ.get("TASK_FAIL") == "1":
         raise RuntimeError("TASK_FAIL=1: the long task fails on purpose")
     print(ENDING)
+    # --8<-- [end:job]
 
 
+# --8<-- [start:endpoint]
 # A plain `def` endpoint: FastAPI runs it in a worker thread, so while this request
 # sleeps, other requests are still served (but this client waits the whole job).
 @app.post("/long_task")
@@ -39,3 +42,4 @@ def long_task() -> dict[str, str]:
     very_long_task()
     print(EXITING)
     return {"status": "long task completed"}
+    # --8<-- [end:endpoint]

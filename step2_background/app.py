@@ -23,14 +23,17 @@ def job_seconds() -> float:
         raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
 
 
+# --8<-- [start:job]
 def very_long_task() -> None:
     print(STARTING)
     time.sleep(job_seconds())
     if os.environ.get("TASK_FAIL") == "1":
         raise RuntimeError("TASK_FAIL=1: the long task fails on purpose")
     print(ENDING)
+    # --8<-- [end:job]
 
 
+# --8<-- [start:endpoint]
 # The task runs after the response has been sent, in the same process. A plain `def`
 # job runs in a worker thread, so it does not block the event loop.
 @app.post("/long_task")
@@ -39,3 +42,4 @@ def long_task(background_tasks: BackgroundTasks) -> dict[str, str]:
     background_tasks.add_task(very_long_task)
     print(EXITING)
     return {"status": "long task started"}
+    # --8<-- [end:endpoint]

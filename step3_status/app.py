@@ -15,9 +15,11 @@ EXITING = "Exiting endpoint"
 
 app = FastAPI()
 
+# --8<-- [start:store]
 # task id -> "running" | "completed" | "failed". Lives in this process only: it is
 # lost on restart, not shared between workers, and never shrinks (see Pitfalls).
 tasks: dict[str, str] = {}
+# --8<-- [end:store]
 
 
 def job_seconds() -> float:
@@ -29,6 +31,7 @@ def job_seconds() -> float:
         raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
 
 
+# --8<-- [start:job]
 def very_long_task(task_id: str) -> None:
     try:
         print(STARTING)
@@ -41,8 +44,10 @@ def very_long_task(task_id: str) -> None:
         # Without this, the client would never learn the job failed: it already has its 200.
         tasks[task_id] = "failed"
         print(f"{FAILED}: {error}")
+        # --8<-- [end:job]
 
 
+# --8<-- [start:endpoint]
 @app.post("/long_task")
 def long_task(background_tasks: BackgroundTasks) -> str:
     print(ENTERING)
@@ -52,10 +57,13 @@ def long_task(background_tasks: BackgroundTasks) -> str:
     background_tasks.add_task(very_long_task, task_id)
     print(EXITING)
     return task_id
+    # --8<-- [end:endpoint]
 
 
+# --8<-- [start:status]
 @app.get("/status")
 def status(task_id: str) -> str:
     if task_id not in tasks:
         raise HTTPException(status_code=404, detail="Item not found")
     return tasks[task_id]
+    # --8<-- [end:status]

@@ -38,6 +38,7 @@ jobs_in_flight: set[str] = set()
 jobs_in_flight_lock = threading.Lock()  # the set is changed by the event loop, read by upkeep
 
 
+# --8<-- [start:lifespan]
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     global store, job_threads
@@ -51,6 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     stopping.set()
     upkeep.join()
     store.close()
+    # --8<-- [end:lifespan]
 
 
 app = FastAPI(lifespan=lifespan)
@@ -79,6 +81,7 @@ def say(line: str) -> None:
     print(line + "\n", end="")
 
 
+# --8<-- [start:upkeep]
 def keep_tasks_honest(settings: Settings, stopping: threading.Event) -> None:
     """Every heartbeat: renew this process's leases, fail the tasks of processes that died,
     and delete finished tasks older than the retention. Runs at startup too, so a restart
@@ -97,6 +100,7 @@ def keep_tasks_honest(settings: Settings, stopping: threading.Event) -> None:
             say(f"{UPKEEP_FAILED}: {error}")
         if stopping.wait(settings.heartbeat_seconds):
             return
+            # --8<-- [end:upkeep]
 
 
 def job_seconds() -> float:
@@ -108,6 +112,7 @@ def job_seconds() -> float:
         raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
 
 
+# --8<-- [start:job]
 def very_long_task(task_id: str) -> None:
     try:
         store.mark_started(task_id)
@@ -134,6 +139,7 @@ async def run_in_job_thread(task_id: str) -> None:
     finally:
         with jobs_in_flight_lock:
             jobs_in_flight.discard(task_id)
+            # --8<-- [end:job]
 
 
 class NotFound(BaseModel):
@@ -146,6 +152,7 @@ UNKNOWN_ID: dict[int | str, dict[str, Any]] = {
 }
 
 
+# --8<-- [start:endpoint]
 @app.post("/long_task")
 def long_task(background_tasks: BackgroundTasks) -> str:
     say(ENTERING)
@@ -155,8 +162,10 @@ def long_task(background_tasks: BackgroundTasks) -> str:
     background_tasks.add_task(run_in_job_thread, task_id)
     say(EXITING)
     return task_id
+    # --8<-- [end:endpoint]
 
 
+# --8<-- [start:status]
 @app.get("/status", responses=UNKNOWN_ID)
 def status(task_id: str) -> str:
     task = store.get(task_id)
@@ -171,3 +180,4 @@ def task_details(task_id: str) -> TaskDetails:
     if task is None:
         raise HTTPException(status_code=404, detail="Item not found")
     return TaskDetails.model_validate(task, from_attributes=True)
+    # --8<-- [end:status]

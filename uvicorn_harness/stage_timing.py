@@ -34,6 +34,7 @@ class StageTiming:
     stage: str
     job_seconds: float
     response_seconds: float  # from sending the POST to having the whole response
+    job_started_seconds: float  # from sending the POST to the job's "starting" line
     job_finished_seconds: float  # from sending the POST to the job's "ending" line
     console_order: tuple[str, ...]  # app lines and uvicorn's access-log line, as printed
     console: tuple[str, ...]  # every line the server printed for this job, verbatim
@@ -64,7 +65,9 @@ def console_events(stage: str, lines: list[str]) -> list[str]:
 def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> StageTiming:
     """Send one POST /long_task and wait (with a deadline) until the job and the log are done."""
     since = server.mark()
-    ending_text = next(text for text, label in console_strings(stage).items() if label == "ending")
+    labels = console_strings(stage)
+    ending_text = next(text for text, label in labels.items() if label == "ending")
+    starting_text = next(text for text, label in labels.items() if label == "starting")
     with httpx.Client(base_url=server.url, timeout=job_seconds * 10 + 10) as client:
         sent = time.monotonic()
         response = client.post("/long_task")
@@ -74,10 +77,12 @@ def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> St
     server.wait_for_line(lambda text: bool(ACCESS_LOG_POST.search(text)), since)
     # In stage 1 "exiting" follows "ending"; wait for it too so the order is complete.
     server.wait_for_line(lambda text: console_strings(stage).get(text) == "exiting", since)
+    starting = server.wait_for_line(starting_text, since)
     return StageTiming(
         stage=stage,
         job_seconds=job_seconds,
         response_seconds=answered - sent,
+        job_started_seconds=starting.at - sent,
         job_finished_seconds=ending.at - sent,
         console_order=tuple(console_events(stage, server.console_lines(since))),
         console=tuple(server.console_lines(since)),
@@ -106,11 +111,38 @@ def format_table(timings: list[StageTiming]) -> str:
     ]
     for timing in timings:
         rows.append(
-            f"| {timing.stage} | {timing.job_seconds:.1f} s | {_duration(timing.response_seconds)} "
-            f"| {_duration(timing.job_finished_seconds)} | {' → '.join(timing.console_order)} |"
+            f"| {timing.stage} | {timing.job_seconds:.1f} s | {duration(timing.response_seconds)} "
+            f"| {duration(timing.job_finished_seconds)} | {' → '.join(timing.console_order)} |"
         )
     return "\n".join(rows)
 
 
-def _duration(seconds: float) -> str:
+def format_plain_table(timings: list[StageTiming]) -> str:
+    """The same table for a terminal: columns padded and aligned, no Markdown syntax."""
+    header = ("stage", "job length", "response after", "job finished after", "console order")
+    rows = [
+        (
+            timing.stage,
+            f"{timing.job_seconds:.1f} s",
+            duration(timing.response_seconds),
+            duration(timing.job_finished_seconds),
+            " → ".join(timing.console_order),
+        )
+        for timing in timings
+    ]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    right_aligned = (False, True, True, True, False)  # the figures line up on their units
+
+    def line(cells: tuple[str, ...]) -> str:
+        padded = [
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(cells, widths, right_aligned, strict=True)
+        ]
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def duration(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
