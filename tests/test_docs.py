@@ -641,6 +641,13 @@ COPY_BUTTONS_OVER_CODE = """
   .map((button) => button.closest("pre").textContent.trim().slice(0, 60))
 """
 
+# Code words in table cells broken over two lines (`step1_blockin` / `g/`): more than one box.
+BROKEN_TABLE_CODE = """
+() => [...document.querySelectorAll("article table code")]
+  .filter((code) => code.getClientRects().length > 1)
+  .map((code) => code.textContent)
+"""
+
 IMAGES_NOT_LOADED = """
 () => [...document.querySelectorAll("article img")]
   .filter((image) => !image.complete || image.naturalWidth === 0)
@@ -696,6 +703,7 @@ def test_page_reads_at_1280_px_in_chromium(page: str, browser: Browser, site_url
             f"{page}: diagram text drawn at {diagram['smallest']:.1f} px: {diagram['text']!r}"
         )
     assert browser.page.evaluate(IMAGES_NOT_LOADED) == [], f"{page}: images did not load"
+    assert browser.page.evaluate(BROKEN_TABLE_CODE) == [], f"{page}: code broken in a table cell"
     if STAGE_FILE.match(page.removesuffix(".md") + "/") and page in OWN_STAGE_PAGES:
         assert height <= MAX_STAGE_PAGE_PX, f"{page} is {height} px tall"
     assert not browser.outside_requests, f"requests left 127.0.0.1: {browser.outside_requests}"
