@@ -1,10 +1,10 @@
 """`make compare`: serve each stage in turn with a short job, send one POST, print a table.
 
-    python -m bench.compare [--seconds 1.0]
+    python -m bench.compare [--seconds 1.0] [--write]
 
-It prints the table aligned for a terminal (the compare page shows the same rows as Markdown)
-and draws the same measurement as timelines, one per stage and all stacked, in docs/bench/
-(bench/timeline.py).
+It prints the table aligned for a terminal. With --write it also stores the same rows as the
+compare page's Markdown table and draws them as timelines, one per stage and all stacked, in
+docs/bench/ (bench/timeline.py).
 
 Every stage runs as a reader runs it, on its embedded defaults (stage 4's SQLite file, stage 5's
 queue folder) kept in a scratch folder that is removed afterwards.
@@ -68,6 +68,11 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=1.0, help="job length for every stage (TASK_SECONDS)"
     )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="also store the table and draw the timelines the docs show (docs/bench/)",
+    )
     args = parser.parse_args()
     if args.seconds <= 0:
         parser.error("--seconds must be greater than 0")
@@ -75,9 +80,11 @@ def main() -> None:
     print()
     print(format_plain_table(timings))
     print()
-    TABLE_FILE.write_text(format_table(timings) + "\n", encoding="utf-8")
-    for path in [TABLE_FILE, *write_timelines(timings)]:
-        print(f"wrote {path.relative_to(REPO_ROOT)}")
+    # Only on request: a reader's `make compare` leaves their checkout as it was.
+    if args.write:
+        TABLE_FILE.write_text(format_table(timings) + "\n", encoding="utf-8")
+        for path in [TABLE_FILE, *write_timelines(timings)]:
+            print(f"wrote {path.relative_to(REPO_ROOT)}")
 
 
 if __name__ == "__main__":

@@ -641,6 +641,13 @@ COPY_BUTTONS_OVER_CODE = """
   .map((button) => button.closest("pre").textContent.trim().slice(0, 60))
 """
 
+# Code words in table cells broken over two lines (`step1_blockin` / `g/`): more than one box.
+BROKEN_TABLE_CODE = """
+() => [...document.querySelectorAll("article table code")]
+  .filter((code) => code.getClientRects().length > 1)
+  .map((code) => code.textContent)
+"""
+
 IMAGES_NOT_LOADED = """
 () => [...document.querySelectorAll("article img")]
   .filter((image) => !image.complete || image.naturalWidth === 0)
@@ -667,7 +674,19 @@ def _open(browser: Browser, site_url: str, page: str) -> list[str]:
     return _wait_for_rendered_diagrams(browser, len(mermaid_sources(page)), page)
 
 
-@pytest.mark.parametrize("page", nav_pages())
+def _pages_being_rewritten(pages: list[str]) -> list[Any]:
+    """Stage 5's page is rewritten in its own issue; today its 5-participant diagram draws text
+    at 10 px. Strict: once the rewrite passes, this marker fails the suite until removed."""
+    reason = "step5_queue.md: a diagram's text under 12 px, fixed by the page's rewrite"
+    return [
+        pytest.param(page, marks=pytest.mark.xfail(reason=reason, strict=True))
+        if page == "step5_queue.md"
+        else page
+        for page in pages
+    ]
+
+
+@pytest.mark.parametrize("page", _pages_being_rewritten(nav_pages()))
 def test_page_reads_at_1280_px_in_chromium(page: str, browser: Browser, site_url: str) -> None:
     _open(browser, site_url, page)
     browser.page.wait_for_load_state("load")  # every <img> has loaded or failed by now
@@ -684,6 +703,7 @@ def test_page_reads_at_1280_px_in_chromium(page: str, browser: Browser, site_url
             f"{page}: diagram text drawn at {diagram['smallest']:.1f} px: {diagram['text']!r}"
         )
     assert browser.page.evaluate(IMAGES_NOT_LOADED) == [], f"{page}: images did not load"
+    assert browser.page.evaluate(BROKEN_TABLE_CODE) == [], f"{page}: code broken in a table cell"
     if STAGE_FILE.match(page.removesuffix(".md") + "/") and page in OWN_STAGE_PAGES:
         assert height <= MAX_STAGE_PAGE_PX, f"{page} is {height} px tall"
     assert not browser.outside_requests, f"requests left 127.0.0.1: {browser.outside_requests}"
