@@ -55,9 +55,13 @@ def missing_for_namespaces() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(
-    missing_for_namespaces() is not None, reason=f"{missing_for_namespaces()}"
-)
+@pytest.fixture(scope="module", autouse=True)
+def namespaces_can_be_made() -> None:
+    """Left out, with the reason, where namespaces cannot be made; under CI=true that fails."""
+    if (missing := missing_for_namespaces()) is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the many-machines test cannot run on CI: {missing}")
+        pytest.skip(missing)
 
 
 def ip(*args: str) -> None:
