@@ -47,7 +47,7 @@ DUPLICATE_RUNS_ON_PAGE = re.compile(r"ran the job \*\*(\d+) times\*\*")
 REDELIVERY_BOUNDS_ON_PAGE = re.compile(r"the test allows ([\d.]+) to ([\d.]+) s after its first")
 
 # A job whose pool process was killed starts again within this many seconds of the kill.
-POOL_RESTART_WITHIN = 5.0
+POOL_RESTART_WITHIN = 8.0
 POOL_RESTART_ON_PAGE = re.compile(r"runs again, under ([\d.]+) s")
 BROKERS = {"embedded": embedded_env, "redis": redis_env, "rabbitmq": rabbitmq_env}
 # When a job whose whole worker died starts again on the next worker, in seconds after its first
@@ -98,7 +98,8 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
     # The main process saw its child die, and (task_reject_on_worker_lost) put the job back.
     wait_until(lambda: status_of(api, task_id) == "completed", 20, "the job to complete")
     restarted = [line for line in worker.lines[since:] if line.text == STARTING][-1]
-    # worker_lost_wait is 1 s here; Celery's default of 10 s would fail this.
+    # worker_lost_wait is 1 s here; Celery's default of 10 s would fail this (3.6-4 s measured
+    # with other test runs sharing the 2 cores).
     print(f"recovery {broker}, pool process killed: {restarted.at - killed_at:.2f} s")
     assert restarted.at - killed_at < POOL_RESTART_WITHIN
     on_page = POOL_RESTART_ON_PAGE.search(DOCS_PAGE.read_text())
