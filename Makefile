@@ -46,7 +46,7 @@ lint: $(INSTALLED)  ## ruff, then mypy (strict on the stages and the harness: se
 	$(BIN)/mypy
 
 lock: $(INSTALLED)  ## refresh constraints.txt from what is installed
-	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
+	$(BIN)/python -m pip freeze --exclude-editable --exclude fastapi-background-work > constraints.txt
 
 clean:
 	rm -rf $(VENV) site .pytest_cache
