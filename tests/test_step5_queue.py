@@ -221,7 +221,7 @@ def test_many_simultaneous_posts_on_the_embedded_transport_lose_no_job(
 
 
 # With no job running, API and worker are gone this many seconds after the signal (the page
-# says so). Measured here: about 1-2 s; the rest is for a loaded machine.
+# says so). Measured here: 2.6-3.8 s on a busy machine; the rest is margin.
 STOP_BOUND_SECONDS = 10.0
 STOP_BOUND_ON_PAGE = re.compile(r"both are gone within (\d+) s")
 
