@@ -674,19 +674,7 @@ def _open(browser: Browser, site_url: str, page: str) -> list[str]:
     return _wait_for_rendered_diagrams(browser, len(mermaid_sources(page)), page)
 
 
-def _pages_being_rewritten(pages: list[str]) -> list[Any]:
-    """Stage 5's page is rewritten in its own issue; today its 5-participant diagram draws text
-    at 10 px. Strict: once the rewrite passes, this marker fails the suite until removed."""
-    reason = "step5_queue.md: a diagram's text under 12 px, fixed by the page's rewrite"
-    return [
-        pytest.param(page, marks=pytest.mark.xfail(reason=reason, strict=True))
-        if page == "step5_queue.md"
-        else page
-        for page in pages
-    ]
-
-
-@pytest.mark.parametrize("page", _pages_being_rewritten(nav_pages()))
+@pytest.mark.parametrize("page", nav_pages())
 def test_page_reads_at_1280_px_in_chromium(page: str, browser: Browser, site_url: str) -> None:
     _open(browser, site_url, page)
     browser.page.wait_for_load_state("load")  # every <img> has loaded or failed by now
