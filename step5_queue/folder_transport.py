@@ -6,19 +6,26 @@ jobs that worker would have run wait for another. Seen with a few clients POSTin
 Here the message is written under a name no worker reads, then renamed: on POSIX a rename
 within a folder is atomic, so a worker sees no file or the whole one.
 
+The same goes for the file that binds the queue to its exchange, which every worker writes as
+it starts: kombu creates it empty, then locks and writes it, so a second worker starting at that
+moment can read it empty, and stop (seen with four workers started at once). Here it appears
+whole, with its first binding, and later bindings are added under the lock.
+
 And the worker polls the folder from its event loop, so that a pool process killed while it
 waits for a job does not stop the worker for good (see Transport).
 """
 
+import fcntl
 import os
 import uuid
+from pathlib import Path
 from queue import Empty
 from time import monotonic
 from typing import Any
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
-from kombu.utils.json import dumps
+from kombu.utils.json import dumps, loads
 
 # A worker takes a file whose name, after the first dot, is "<queue>.msg"; this one never is.
 UNFINISHED = ".part"
@@ -27,6 +34,38 @@ MESSAGES_PER_POLL = 100
 
 
 class Channel(filesystem.Channel):
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        """Add `queue` to the exchange's table, which every starting worker reads and writes."""
+        file = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        try:
+            if self._create_whole(file, [binding]):
+                return
+            with open(file, "r+b", buffering=0) as table:
+                fcntl.flock(table.fileno(), fcntl.LOCK_EX)  # released when the file closes
+                bindings = [filesystem.exchange_queue_t(*row) for row in loads(table.read())]
+                if binding not in bindings:
+                    bindings.insert(0, binding)
+                    table.seek(0)
+                    table.write(dumps(bindings).encode())
+        except OSError as error:
+            raise ChannelError(f"Cannot open {file}") from error
+
+    @staticmethod
+    def _create_whole(file: Path, bindings: list[Any]) -> bool:
+        """Create the table with its first binding, written whole before it appears; False if
+        another worker created it first. (kombu 5.7 creates it empty, then locks and writes.)"""
+        unfinished = file.with_name(f"{file.name}.{uuid.uuid4()}{UNFINISHED}")
+        unfinished.write_bytes(dumps(bindings).encode())
+        try:
+            os.link(unfinished, file)  # atomic, and fails if the name exists
+        except FileExistsError:
+            return False
+        finally:
+            unfinished.unlink()
+        return True
+
     # The signature of kombu's own filesystem Channel._put, which differs from its base class.
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Put a message onto `queue`: named as kombu names it, so kombu's workers read it."""
