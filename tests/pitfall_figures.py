@@ -34,6 +34,7 @@ PITFALL_TITLES = {
     4: "Several workers split the dict",
     5: "A restart forgets everything",
     10: "Browsers serialise identical requests",
+    11: "A `yield` dependency's session in a background task",
 }
 
 

@@ -20,7 +20,7 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from pitfalls import blocking_async, failures, raise_after_add_task
+from pitfalls import blocking_async, dependency_session, failures, raise_after_add_task
 from pitfalls.concurrent_requests import send_at_once, timed_post
 from pitfalls.in_process_clients import (
     seconds_for_post_with_asgi_transport,
@@ -51,7 +51,7 @@ from uvicorn_harness.server import REPO_ROOT, RunningServer, StartServer, wait_u
 JOB = 1.0  # where the job's length only has to be visible next to a fast answer
 POOL_JOB = 3.0  # pitfall 3: long enough that 40 jobs are posted well before the first ends
 DEFAULT_THREAD_TOKENS = 40  # anyio's default limiter, shared by every sync call in the app
-FAST = 0.3  # a tolerance for figures that are "at once": under this, however noisy the machine
+FAST = JOB / 10  # tolerance for "at once" figures: a tenth of the job they do not wait for
 SLOW = 0.5  # tolerance, as a share of the job, for figures that wait for a job
 STATUS_LOG = re.compile(r'"GET /status\?task_id=\S+ HTTP/1\.1" (\d{3})')
 SHUTDOWN_WAITS = "Waiting for background tasks to complete. (CTRL+C to force quit)"
@@ -334,14 +334,19 @@ def test_two_workers_answer_404_for_ids_the_other_worker_created(
     }
     codes = [code for per_id in answers.values() for code in per_id]
     assert set(codes) == {200, 404}
+    share = 100 * codes.count(404) / len(codes)
+    # One shared dict would give 0 %. The kernel does not split connections evenly (five runs
+    # on 2 busy cores gave 19 to 53 %), so 20-80 % would be flaky: both workers must answer at
+    # least a tenth of the requests.
+    assert 10 <= share <= 90, f"{share:.0f} % of answers were 404"
     # The same id exists or not depending on which process answers.
     assert any(set(per_id) == {200, 404} for per_id in answers.values())
     figure(
         request,
         "p4_404_share",
         "stage 3 under `--workers 2`: GET /status for ids it created answered 404",
-        100 * codes.count(404) / len(codes),
-        tolerance=40,
+        share,
+        tolerance=40,  # with the page's ~45 %: the 10-90 % the test asserts, give or take 5
     )
 
 
@@ -555,6 +560,78 @@ def test_the_curl_script_sends_its_requests_at_the_same_time(
     assert len(each) == 3, result.stdout + result.stderr
     assert all(seconds >= JOB for seconds in each)
     assert together < 2 * JOB
+
+
+# --- 11. A session from a `yield` dependency, used in a background task ----------------------
+
+POOL_SIZE = 2  # pitfall 11: connections in the app's pool (no overflow)
+SESSION_JOB = 1.5  # long enough that the third request's wait stands out from a fast one
+
+
+@pytest.fixture(scope="module")
+def session_server(serve: StartServer, tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+    database = tmp_path_factory.mktemp("pitfall11") / "jobs.db"
+    env = {"PITFALL_DB": str(database), "POOL_SIZE": str(POOL_SIZE)}
+    return serve("pitfalls.dependency_session:app", env={**env, "TASK_SECONDS": str(SESSION_JOB)})
+
+
+def start_jobs(server: RunningServer, route: str, count: int) -> list[int]:
+    """POST `count` jobs at once; return their ids once every one of them has started."""
+    since = server.mark()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        posts = [pool.submit(httpx.post, server.url + route, timeout=30) for _ in range(count)]
+        ids = [post.result().raise_for_status().json() for post in posts]
+    wait_for_count(server, dependency_session.STARTING, count, since)
+    return ids
+
+
+def wait_for_jobs_to_end(server: RunningServer, count: int, since: int) -> None:
+    wait_for_count(server, dependency_session.ENDING, count, since)
+
+
+def test_a_yield_session_holds_its_connection_for_the_whole_task(
+    request: pytest.FixtureRequest, session_server: RunningServer
+) -> None:
+    since = session_server.mark()
+    start_jobs(session_server, "/jobs", POOL_SIZE)  # every pooled connection now sits in a job
+    next_post = seconds_for(
+        lambda: httpx.post(f"{session_server.url}/jobs", timeout=30).raise_for_status()
+    )
+    wait_for_jobs_to_end(session_server, POOL_SIZE + 1, since)
+    # It waited for a job to give its connection back: most of a job, never "at once".
+    assert next_post > SESSION_JOB / 2
+    label = f"default scope, {POOL_SIZE} jobs of {SESSION_JOB:g} s running: the next POST took"
+    figure(request, "p11_default_scope_next_post", label, next_post, SESSION_JOB * SLOW)
+
+
+def test_a_function_scope_session_is_closed_when_the_task_uses_it(
+    session_server: RunningServer,
+) -> None:
+    since = session_server.mark()
+    job_id = httpx.post(f"{session_server.url}/jobs_function_scope").raise_for_status().json()
+    session_server.wait_for_line(
+        lambda line: "DetachedInstanceError" in line and "is not bound to a Session" in line,
+        since,
+    )
+    assert dependency_session.STARTING not in "\n".join(session_server.console_lines(since))
+    status = httpx.get(f"{session_server.url}/jobs/{job_id}").raise_for_status().json()
+    assert status == "running"  # the task died before it could write
+
+
+def test_a_task_with_its_own_session_leaves_requests_fast(
+    request: pytest.FixtureRequest, session_server: RunningServer
+) -> None:
+    since = session_server.mark()
+    ids = start_jobs(session_server, "/jobs_own_session", POOL_SIZE + 1)
+    read = seconds_for(
+        lambda: httpx.get(f"{session_server.url}/jobs/{ids[0]}", timeout=30).raise_for_status()
+    )
+    wait_for_jobs_to_end(session_server, POOL_SIZE + 1, since)
+    statuses = [httpx.get(f"{session_server.url}/jobs/{i}").json() for i in ids]
+    assert statuses == ["completed"] * (POOL_SIZE + 1)
+    assert read < SESSION_JOB / 10
+    label = f"fix, {POOL_SIZE + 1} jobs of {SESSION_JOB:g} s running: GET /jobs/ID took"
+    figure(request, "p11_own_session_read", label, read, SESSION_JOB / 10)
 
 
 # --- The page shows this run's figures --------------------------------------------------------
