@@ -20,7 +20,14 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from pitfalls import blocking_async, dependency_session, failures, raise_after_add_task
+from pitfalls import (
+    blocking_async,
+    dependency_session,
+    failures,
+    fire_and_forget,
+    http_middleware,
+    raise_after_add_task,
+)
 from pitfalls.concurrent_requests import send_at_once, timed_post
 from pitfalls.in_process_clients import (
     seconds_for_post_with_asgi_transport,
@@ -632,6 +639,98 @@ def test_a_task_with_its_own_session_leaves_requests_fast(
     assert read < SESSION_JOB / 10
     label = f"fix, {POOL_SIZE + 1} jobs of {SESSION_JOB:g} s running: GET /jobs/ID took"
     figure(request, "p11_own_session_read", label, read, SESSION_JOB / 10)
+
+
+# --- 12. asyncio.create_task instead of BackgroundTasks ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fire_and_forget_server(serve: StartServer) -> RunningServer:
+    return serve("pitfalls.fire_and_forget:app", env={"TASK_SECONDS": str(2 * JOB)})
+
+
+def test_an_unreferenced_task_vanishes_at_the_next_garbage_collection(
+    fire_and_forget_server: RunningServer,
+) -> None:
+    server = fire_and_forget_server
+    since = server.mark()
+    assert httpx.post(f"{server.url}/vanishing").raise_for_status().json() == "started"
+    server.wait_for_line(fire_and_forget.STARTING, since)
+    httpx.post(f"{server.url}/collect").raise_for_status()
+    server.wait_for_line(fire_and_forget.DESTROYED, since)
+    lines = server.console_lines(since)
+    # The coroutine was closed where it waited: its `finally` ran, the line after `await` never.
+    assert fire_and_forget.CLOSED in lines
+    assert lines.index(fire_and_forget.STARTING) < lines.index(fire_and_forget.CLOSED)
+
+
+def test_a_fire_and_forget_failure_reaches_only_asyncio_s_log(
+    fire_and_forget_server: RunningServer,
+) -> None:
+    server = fire_and_forget_server
+    since = server.mark()
+    response = httpx.post(f"{server.url}/failing")
+    assert response.status_code == 200
+    server.wait_for_line(fire_and_forget.NEVER_RETRIEVED, since)
+    lines = server.console_lines(since)
+    assert "RuntimeError: the fire-and-forget job fails" in lines
+    # Not uvicorn's "Exception in ASGI application": the request knows nothing of the task.
+    assert not any("Exception in ASGI application" in line for line in lines)
+
+
+def test_sigterm_kills_a_kept_task_without_a_word(
+    request: pytest.FixtureRequest, serve_fresh: StartServer
+) -> None:
+    server = serve_fresh("pitfalls.fire_and_forget:app", env={"TASK_SECONDS": str(2 * JOB)})
+    since = server.mark()
+    httpx.post(f"{server.url}/kept").raise_for_status()
+    server.wait_for_line(fire_and_forget.STARTING, since)
+    stop_seconds = seconds_for(server.stop)  # SIGTERM, as pitfall 5's test sends
+    lines = server.console_lines(since)
+    assert_console_matches("pitfall12_sigterm", lines)
+    assert not any(SHUTDOWN_WAITS in line for line in lines)  # uvicorn never knew of the job
+    assert fire_and_forget.ENDING not in lines
+    assert fire_and_forget.CANCELLED not in lines  # not even cancelled: killed by the signal
+    assert server.process.returncode == -signal.SIGTERM
+    assert stop_seconds < JOB  # pitfall 5's server waited the whole 2 s job
+    label = f"SIGTERM during a {2 * JOB:g} s `create_task` job: the server stopped after"
+    figure(request, "p12_sigterm_stop", label, stop_seconds, tolerance=FAST * 2)
+
+
+# --- 13. @app.middleware("http") and background tasks -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def middleware_server(serve: StartServer) -> RunningServer:
+    return serve("pitfalls.http_middleware:app", env={"TASK_SECONDS": str(JOB)})
+
+
+MIDDLEWARE_ROUTES = [
+    # (route, what the whole response body must be)
+    ("/long_task", '{"status":"long task started"}'),
+    ("/streamed_task", "".join(f"chunk {n}\n" for n in range(http_middleware.CHUNKS))),
+]
+
+
+@pytest.mark.parametrize(("route", "body"), MIDDLEWARE_ROUTES, ids=["json", "streamed"])
+def test_an_http_middleware_still_sends_the_response_before_the_job_starts(
+    request: pytest.FixtureRequest, middleware_server: RunningServer, route: str, body: str
+) -> None:
+    server = middleware_server
+    since = server.mark()
+    started = time.monotonic()
+    response = httpx.post(server.url + route)  # returns once the whole body has arrived
+    response_seconds = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.text == body
+    server.wait_for_line(stage2.ENDING, since)
+    lines = server.console_lines(since)
+    access = next(n for n, line in enumerate(lines) if f'"POST {route} HTTP/1.1" 200' in line)
+    # The middleware lets go of the response, uvicorn logs it as sent, then the job starts.
+    assert lines.index(http_middleware.MIDDLEWARE_OUT) < access < lines.index(stage2.STARTING)
+    assert response_seconds < JOB / 2  # had the client waited for the job, it would be >= JOB
+    label = f'`@app.middleware("http")`, {route} with a {JOB:g} s job: the whole response took'
+    figure(request, f"p13_{route.strip('/')}_response", label, response_seconds, FAST)
 
 
 # --- The page shows this run's figures --------------------------------------------------------
