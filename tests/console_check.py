@@ -1,25 +1,45 @@
 """Check a console block shown on a docs page against what a real server printed.
 
 Console output on a page lives in `docs/console/NAME.txt` and is included with snippets, so the
-page and this check read the same file. Ports, pids, task ids and times differ on every run, so
-both sides are normalised before comparing; the block's lines must then appear in the server's
-console in the same order (lines the page leaves out, such as startup noise, may sit between).
+page and this check read the same file. Only what differs on every run is normalised on both
+sides (task ids, ports, pids, object addresses, Celery's timestamps, worker numbers and
+durations); every other character, status codes included, must be the same. The block's lines
+must appear in the server's console in order, and between the first and the last of them the
+block may leave out uvicorn's own log lines and traceback frames, but no line the app printed
+and no access-log line: a block that drops a request or a job's line fails. A block line `...`
+says, to the reader too, that lines are left out there (a poll repeated a varying number of
+times); it matches any number of lines.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 DOCS_CONSOLE = Path(__file__).resolve().parent.parent / "docs" / "console"
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-NUMBER = re.compile(r"\d+(\.\d+)?")
+VARYING = [
+    # (what changes between runs, what both sides become)
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "ID"),
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+    (re.compile(r"process \[\d+\]"), "process [PID]"),
+    (re.compile(r"0x[0-9a-f]+"), "0xADDRESS"),
+    (re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}: "), "[TIME: "),  # Celery's prefix
+    (re.compile(r"ForkPoolWorker-\d+"), "ForkPoolWorker-N"),
+    (re.compile(r"\bin \d+(\.\d+)?s\b"), "in DURATIONs"),  # Celery's "succeeded in 2.0278s"
+]
+ACCESS_LOG = re.compile(r'^INFO: +\S+ - "[A-Z]+ \S+ HTTP/[\d.]+" \d{3}')
+UVICORN_LOG = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL): ")
+CELERY_LOG = re.compile(r"^\[\d{4}-\d\d-\d\d ")
+TRACEBACK = "Traceback (most recent call last):"
+ELISION = "..."
 
 
 def normalise(line: str) -> str:
-    """Blank out what changes between runs: ids first (they contain digits), then numbers."""
-    return NUMBER.sub("N", UUID.sub("ID", line.rstrip()))
+    line = line.rstrip()
+    for pattern, replacement in VARYING:
+        line = pattern.sub(replacement, line)
+    return line
 
 
 def console_block(name: str) -> list[str]:
@@ -28,23 +48,68 @@ def console_block(name: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def missing_from_console(expected: Iterable[str], printed: Iterable[str]) -> list[str]:
-    """The expected lines not found, in order, in what was printed (empty when all match)."""
-    remaining = iter([normalise(line) for line in printed])
-    missing = []
+def must_be_shown(printed: Sequence[str]) -> list[bool]:
+    """For each printed line: is it an access-log line or a line the app printed?
+
+    uvicorn's other log lines, Celery's log lines, and tracebacks (from "Traceback" to the next
+    log line) may be left out of a block.
+    """
+    flags, in_traceback = [], False
+    for line in printed:
+        if UVICORN_LOG.match(line) or CELERY_LOG.match(line):
+            in_traceback = False
+        elif line.startswith(TRACEBACK):
+            in_traceback = True
+        flags.append(
+            bool(ACCESS_LOG.match(line))
+            or not (
+                in_traceback
+                or UVICORN_LOG.match(line)
+                or CELERY_LOG.match(line)
+                or not line.strip()
+            )
+        )
+    return flags
+
+
+def console_problems(expected: Iterable[str], printed: Iterable[str]) -> list[str]:
+    """What is wrong with the block against the console (empty when it matches)."""
+    printed = list(printed)
+    seen = [normalise(line) for line in printed]
+    matched: list[int] = []
+    elided: set[int] = set()  # printed lines a `...` in the block stands for
+    position, eliding = 0, False
     for line in expected:
+        if line.strip() == ELISION:
+            eliding = True
+            continue
         wanted = normalise(line)
-        if not any(wanted == seen for seen in remaining):
-            missing.append(line)
-            break  # the iterator is spent; later lines cannot be placed in order
-    return missing
+        found = next((n for n in range(position, len(seen)) if seen[n] == wanted), None)
+        if found is None:
+            return [f"block line {line!r} not found in order in the server console"]
+        if eliding:
+            elided.update(range(position, found))
+            eliding = False
+        matched.append(found)
+        position = found + 1
+    if not matched:
+        return []
+    required = must_be_shown(printed)
+    shown = set(matched) | elided
+    return [
+        f"server printed {printed[n]!r}, which the block leaves out"
+        for n in range(matched[0], matched[-1] + 1)
+        if required[n] and n not in shown
+    ]
 
 
 def assert_console_matches(name: str, printed: Iterable[str]) -> None:
-    """Fail, showing both sides, unless docs/console/NAME.txt appears in order in `printed`."""
+    """Fail, showing both sides, unless docs/console/NAME.txt is what `printed` shows."""
     printed = list(printed)
-    missing = missing_from_console(console_block(name), printed)
-    assert not missing, (
-        f"docs/console/{name}.txt line {missing[0]!r} not found in order in the server console:\n"
+    problems = console_problems(console_block(name), printed)
+    assert not problems, (
+        f"docs/console/{name}.txt: "
+        + "; ".join(problems)
+        + "\nserver console:\n"
         + "\n".join(printed)
     )

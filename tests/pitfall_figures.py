@@ -34,6 +34,9 @@ PITFALL_TITLES = {
     4: "Several workers split the dict",
     5: "A restart forgets everything",
     10: "Browsers serialise identical requests",
+    11: "A `yield` dependency's session in a background task",
+    12: "`asyncio.create_task` instead of `BackgroundTasks`",
+    13: '`@app.middleware("http")` and background tasks',
 }
 
 

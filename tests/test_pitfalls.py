@@ -20,7 +20,14 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from pitfalls import blocking_async, failures, raise_after_add_task
+from pitfalls import (
+    blocking_async,
+    dependency_session,
+    failures,
+    fire_and_forget,
+    http_middleware,
+    raise_after_add_task,
+)
 from pitfalls.concurrent_requests import send_at_once, timed_post
 from pitfalls.in_process_clients import (
     seconds_for_post_with_asgi_transport,
@@ -51,7 +58,10 @@ from uvicorn_harness.server import REPO_ROOT, RunningServer, StartServer, wait_u
 JOB = 1.0  # where the job's length only has to be visible next to a fast answer
 POOL_JOB = 3.0  # pitfall 3: long enough that 40 jobs are posted well before the first ends
 DEFAULT_THREAD_TOKENS = 40  # anyio's default limiter, shared by every sync call in the app
-FAST = 0.3  # a tolerance for figures that are "at once": under this, however noisy the machine
+# Tolerance for "at once" figures. A tenth of the job (0.1 s) was tried and failed: on 2 shared
+# cores the same at-once figure measured 55 to 298 ms across runs. 0.3 s still keeps every
+# at-once figure well under the 1 s job it must not wait for.
+FAST = 0.3 * JOB
 SLOW = 0.5  # tolerance, as a share of the job, for figures that wait for a job
 STATUS_LOG = re.compile(r'"GET /status\?task_id=\S+ HTTP/1\.1" (\d{3})')
 SHUTDOWN_WAITS = "Waiting for background tasks to complete. (CTRL+C to force quit)"
@@ -334,14 +344,19 @@ def test_two_workers_answer_404_for_ids_the_other_worker_created(
     }
     codes = [code for per_id in answers.values() for code in per_id]
     assert set(codes) == {200, 404}
+    share = 100 * codes.count(404) / len(codes)
+    # One shared dict would give 0 %. The kernel does not split connections evenly (five runs
+    # on 2 busy cores gave 19 to 53 %), so 20-80 % would be flaky: both workers must answer at
+    # least a tenth of the requests.
+    assert 10 <= share <= 90, f"{share:.0f} % of answers were 404"
     # The same id exists or not depending on which process answers.
     assert any(set(per_id) == {200, 404} for per_id in answers.values())
     figure(
         request,
         "p4_404_share",
         "stage 3 under `--workers 2`: GET /status for ids it created answered 404",
-        100 * codes.count(404) / len(codes),
-        tolerance=40,
+        share,
+        tolerance=40,  # with the page's ~45 %: the 10-90 % the test asserts, give or take 5
     )
 
 
@@ -555,6 +570,170 @@ def test_the_curl_script_sends_its_requests_at_the_same_time(
     assert len(each) == 3, result.stdout + result.stderr
     assert all(seconds >= JOB for seconds in each)
     assert together < 2 * JOB
+
+
+# --- 11. A session from a `yield` dependency, used in a background task ----------------------
+
+POOL_SIZE = 2  # pitfall 11: connections in the app's pool (no overflow)
+SESSION_JOB = 1.5  # long enough that the third request's wait stands out from a fast one
+
+
+@pytest.fixture(scope="module")
+def session_server(serve: StartServer, tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+    database = tmp_path_factory.mktemp("pitfall11") / "jobs.db"
+    env = {"PITFALL_DB": str(database), "POOL_SIZE": str(POOL_SIZE)}
+    return serve("pitfalls.dependency_session:app", env={**env, "TASK_SECONDS": str(SESSION_JOB)})
+
+
+def start_jobs(server: RunningServer, route: str, count: int) -> list[int]:
+    """POST `count` jobs at once; return their ids once every one of them has started."""
+    since = server.mark()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        posts = [pool.submit(httpx.post, server.url + route, timeout=30) for _ in range(count)]
+        ids = [post.result().raise_for_status().json() for post in posts]
+    wait_for_count(server, dependency_session.STARTING, count, since)
+    return ids
+
+
+def wait_for_jobs_to_end(server: RunningServer, count: int, since: int) -> None:
+    wait_for_count(server, dependency_session.ENDING, count, since)
+
+
+def test_a_yield_session_holds_its_connection_for_the_whole_task(
+    request: pytest.FixtureRequest, session_server: RunningServer
+) -> None:
+    since = session_server.mark()
+    start_jobs(session_server, "/jobs", POOL_SIZE)  # every pooled connection now sits in a job
+    next_post = seconds_for(
+        lambda: httpx.post(f"{session_server.url}/jobs", timeout=30).raise_for_status()
+    )
+    wait_for_jobs_to_end(session_server, POOL_SIZE + 1, since)
+    # It waited for a job to give its connection back: most of a job, never "at once".
+    assert next_post > SESSION_JOB / 2
+    label = f"default scope, {POOL_SIZE} jobs of {SESSION_JOB:g} s running: the next POST took"
+    figure(request, "p11_default_scope_next_post", label, next_post, SESSION_JOB * SLOW)
+
+
+def test_a_function_scope_session_is_closed_when_the_task_uses_it(
+    session_server: RunningServer,
+) -> None:
+    since = session_server.mark()
+    job_id = httpx.post(f"{session_server.url}/jobs_function_scope").raise_for_status().json()
+    session_server.wait_for_line(
+        lambda line: "DetachedInstanceError" in line and "is not bound to a Session" in line,
+        since,
+    )
+    assert dependency_session.STARTING not in "\n".join(session_server.console_lines(since))
+    status = httpx.get(f"{session_server.url}/jobs/{job_id}").raise_for_status().json()
+    assert status == "running"  # the task died before it could write
+
+
+def test_a_task_with_its_own_session_leaves_requests_fast(
+    request: pytest.FixtureRequest, session_server: RunningServer
+) -> None:
+    since = session_server.mark()
+    ids = start_jobs(session_server, "/jobs_own_session", POOL_SIZE + 1)
+    read = seconds_for(
+        lambda: httpx.get(f"{session_server.url}/jobs/{ids[0]}", timeout=30).raise_for_status()
+    )
+    wait_for_jobs_to_end(session_server, POOL_SIZE + 1, since)
+    statuses = [httpx.get(f"{session_server.url}/jobs/{i}").json() for i in ids]
+    assert statuses == ["completed"] * (POOL_SIZE + 1)
+    assert read < SESSION_JOB / 10
+    label = f"fix, {POOL_SIZE + 1} jobs of {SESSION_JOB:g} s running: GET /jobs/ID took"
+    figure(request, "p11_own_session_read", label, read, SESSION_JOB / 10)
+
+
+# --- 12. asyncio.create_task instead of BackgroundTasks ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fire_and_forget_server(serve: StartServer) -> RunningServer:
+    return serve("pitfalls.fire_and_forget:app", env={"TASK_SECONDS": str(2 * JOB)})
+
+
+def test_an_unreferenced_task_vanishes_at_the_next_garbage_collection(
+    fire_and_forget_server: RunningServer,
+) -> None:
+    server = fire_and_forget_server
+    since = server.mark()
+    assert httpx.post(f"{server.url}/vanishing").raise_for_status().json() == "started"
+    server.wait_for_line(fire_and_forget.STARTING, since)
+    httpx.post(f"{server.url}/collect").raise_for_status()
+    server.wait_for_line(fire_and_forget.DESTROYED, since)
+    lines = server.console_lines(since)
+    # The coroutine was closed where it waited: its `finally` ran, the line after `await` never.
+    assert fire_and_forget.CLOSED in lines
+    assert lines.index(fire_and_forget.STARTING) < lines.index(fire_and_forget.CLOSED)
+
+
+def test_a_fire_and_forget_failure_reaches_only_asyncio_s_log(
+    fire_and_forget_server: RunningServer,
+) -> None:
+    server = fire_and_forget_server
+    since = server.mark()
+    response = httpx.post(f"{server.url}/failing")
+    assert response.status_code == 200
+    server.wait_for_line(fire_and_forget.NEVER_RETRIEVED, since)
+    lines = server.console_lines(since)
+    assert "RuntimeError: the fire-and-forget job fails" in lines
+    # Not uvicorn's "Exception in ASGI application": the request knows nothing of the task.
+    assert not any("Exception in ASGI application" in line for line in lines)
+
+
+def test_sigterm_kills_a_kept_task_without_a_word(
+    request: pytest.FixtureRequest, serve_fresh: StartServer
+) -> None:
+    server = serve_fresh("pitfalls.fire_and_forget:app", env={"TASK_SECONDS": str(2 * JOB)})
+    since = server.mark()
+    httpx.post(f"{server.url}/kept").raise_for_status()
+    server.wait_for_line(fire_and_forget.STARTING, since)
+    stop_seconds = seconds_for(server.stop)  # SIGTERM, as pitfall 5's test sends
+    lines = server.console_lines(since)
+    assert_console_matches("pitfall12_sigterm", lines)
+    assert not any(SHUTDOWN_WAITS in line for line in lines)  # uvicorn never knew of the job
+    assert fire_and_forget.ENDING not in lines
+    assert fire_and_forget.CANCELLED not in lines  # not even cancelled: killed by the signal
+    assert server.process.returncode == -signal.SIGTERM
+    assert stop_seconds < JOB  # pitfall 5's server waited the whole 2 s job
+    label = f"SIGTERM during a {2 * JOB:g} s `create_task` job: the server stopped after"
+    figure(request, "p12_sigterm_stop", label, stop_seconds, tolerance=FAST * 2)
+
+
+# --- 13. @app.middleware("http") and background tasks -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def middleware_server(serve: StartServer) -> RunningServer:
+    return serve("pitfalls.http_middleware:app", env={"TASK_SECONDS": str(JOB)})
+
+
+MIDDLEWARE_ROUTES = [
+    # (route, what the whole response body must be)
+    ("/long_task", '{"status":"long task started"}'),
+    ("/streamed_task", "".join(f"chunk {n}\n" for n in range(http_middleware.CHUNKS))),
+]
+
+
+@pytest.mark.parametrize(("route", "body"), MIDDLEWARE_ROUTES, ids=["json", "streamed"])
+def test_an_http_middleware_still_sends_the_response_before_the_job_starts(
+    request: pytest.FixtureRequest, middleware_server: RunningServer, route: str, body: str
+) -> None:
+    server = middleware_server
+    since = server.mark()
+    started = time.monotonic()
+    response = httpx.post(server.url + route)  # returns once the whole body has arrived
+    response_seconds = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.text == body
+    server.wait_for_line(stage2.ENDING, since)
+    lines = server.console_lines(since)
+    access = next(n for n, line in enumerate(lines) if f'"POST {route} HTTP/1.1" 200' in line)
+    # The middleware lets go of the response, uvicorn logs it as sent, then the job starts.
+    assert lines.index(http_middleware.MIDDLEWARE_OUT) < access < lines.index(stage2.STARTING)
+    assert response_seconds < JOB / 2  # had the client waited for the job, it would be >= JOB
+    label = f'`@app.middleware("http")`, {route} with a {JOB:g} s job: the whole response took'
+    figure(request, f"p13_{route.strip('/')}_response", label, response_seconds, FAST)
 
 
 # --- The page shows this run's figures --------------------------------------------------------
