@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
-from tests.pitfall_figures import format_figures, live_figures
+from tests.pitfall_figures import Figure, format_figures, live_figures, record
 from tests.services import left_out_lines, provide_services, under_ci
 from uvicorn_harness.server import STARTED, RunningServer, StartServer, server_starter
 from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming, format_table, measure_one_job
@@ -31,11 +33,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[THROWAWAY_SERVICES] = stack
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist's loadgroup, a test without a group of its own runs with its module."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands what it measured to the controller, which prints the summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["stage_timings"] = [
+            dataclasses.asdict(timing) for timing in session.config.stash.get(TIMINGS, [])
+        ]
+        workeroutput["pitfall_figures"] = [
+            dataclasses.asdict(figure) for figure in live_figures(session.config)
+        ]
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the controller: keep what a finished xdist worker measured, for the summary."""
+    output = getattr(node, "workeroutput", {})
+    config = node.config
+    for fields in output.get("stage_timings", []):
+        fields |= {key: tuple(fields[key]) for key in ("console_order", "console")}
+        config.stash.setdefault(TIMINGS, []).append(StageTiming(**fields))
+    for fields in output.get("pitfall_figures", []):
+        record(config, Figure(**fields))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
