@@ -28,7 +28,7 @@ def stamp(what: str, when: datetime | None = None) -> str:
     """ "<what> <date> on N CPUs (system), Python x; versions." like the benchmark's stamp."""
     moment = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(
-        f"{name} {version}" for name in PACKAGES if (version := _version(name)) is not None
+        f"{name} {version}" for name in PACKAGES if (version := installed(name)) is not None
     )
     return (
         f"{what} {moment} on {os.cpu_count()} CPUs ({platform.system()} {platform.machine()}), "
@@ -36,7 +36,8 @@ def stamp(what: str, when: datetime | None = None) -> str:
     )
 
 
-def _version(name: str) -> str | None:
+def installed(name: str) -> str | None:
+    """The installed version of a package, or None where it is not installed."""
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -9,11 +9,11 @@ import platform
 import textwrap
 from datetime import UTC, datetime
 from html import escape
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from bench.charts import installed
 from bench.run import TASKS_PER_MEMORY_FIGURE, Results, StatusLatency, WallTime, mib, ms
 from bench.stages import Stage
 
@@ -49,13 +49,6 @@ def stamp(results: Results) -> str:
         f"{platform.python_version()}; {versions}. Load average {results.load_at_start:.2f} at "
         f"the start, {results.load_at_end:.2f} at the end (other work on the machine shows here)."
     )
-
-
-def installed(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def post_table(results: Results) -> str:
