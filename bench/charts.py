@@ -24,9 +24,11 @@ COLOURS = ("#4a7bd0", "#d0843a", "#3a9d5d", "#b04ab0")
 PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "celery")
 
 
-def stamp(what: str, when: datetime | None = None) -> str:
-    """ "<what> <date> on N CPUs (system), Python x; versions." like the benchmark's stamp."""
+def stamp(what: str, when: datetime | None = None, by: str | None = None) -> str:
+    """ "<what> <date> [by <by>] on N CPUs (system), Python x; versions.", like the benchmark's."""
     moment = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    if by is not None:
+        moment += f" by {by}"
     versions = ", ".join(
         f"{name} {version}" for name in PACKAGES if (version := installed(name)) is not None
     )

@@ -116,45 +116,36 @@ def celery_worker(concurrency: int) -> list[str]:
     ]
 
 
+def queue_stage(
+    broker: str,
+    settings: Callable[[Path], dict[str, str]],
+    cleanup: Callable[[dict[str, str]], None] | None = None,
+    worker_concurrencies: tuple[int, ...] = (4,),
+) -> Stage:
+    """Stage 5 on one broker: the API plus Celery workers of each concurrency."""
+    return Stage(
+        "step5_queue",
+        f"5 queue (Celery, {broker})",
+        measure_memory=False,
+        console_module="tasks",
+        settings=settings,
+        cleanup=cleanup,
+        worker_command=celery_worker,
+        worker_ready_line=f"{CELERY_NODE} ready.",
+        worker_concurrencies=worker_concurrencies,
+    )
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("step1_blocking", "1 blocking", has_status=False, measure_memory=False),
     # Stage 2 keeps nothing per task: the control for the memory figure.
     Stage("step2_background", "2 background", has_status=False),
     Stage("step3_status", "3 status (dict)"),
     Stage("step4_database", "4 database (SQLite)", settings=sqlite_file),
-    Stage(
-        "step5_queue",
-        "5 queue (Celery, Redis)",
-        # The API keeps nothing per task (Redis does): its memory is not the question here,
-        # and 10,000 more jobs through a worker would add a minute to every run.
-        measure_memory=False,
-        console_module="tasks",
-        settings=on_redis,
-        cleanup=remove_redis_keys,
-        worker_command=celery_worker,
-        worker_ready_line=f"{CELERY_NODE} ready.",
-        worker_concurrencies=(4, 1),
-    ),
+    # The API keeps nothing per task (the result store does): its memory is not the question
+    # here, and 10,000 more jobs through a worker would add a minute to every run.
+    queue_stage("Redis", on_redis, remove_redis_keys, worker_concurrencies=(4, 1)),
     # The same stage on the other brokers: how fast 4 worker processes empty each queue.
-    Stage(
-        "step5_queue",
-        "5 queue (Celery, RabbitMQ)",
-        measure_memory=False,
-        console_module="tasks",
-        settings=on_rabbitmq,
-        cleanup=remove_rabbitmq_queue,
-        worker_command=celery_worker,
-        worker_ready_line=f"{CELERY_NODE} ready.",
-        worker_concurrencies=(4,),
-    ),
-    Stage(
-        "step5_queue",
-        "5 queue (Celery, folder)",
-        measure_memory=False,
-        console_module="tasks",
-        settings=in_a_folder,
-        worker_command=celery_worker,
-        worker_ready_line=f"{CELERY_NODE} ready.",
-        worker_concurrencies=(4,),
-    ),
+    queue_stage("RabbitMQ", on_rabbitmq, remove_rabbitmq_queue),
+    queue_stage("folder", in_a_folder),
 )

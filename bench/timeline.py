@@ -13,22 +13,19 @@ bar its stage and events, so a drawn position converts back to seconds without g
 from __future__ import annotations
 
 import math
-import os
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
-from importlib import metadata
 from pathlib import Path
 from xml.etree import ElementTree
 
+from bench import charts
 from uvicorn_harness.server import REPO_ROOT
 from uvicorn_harness.stage_timing import StageTiming, duration
 
 TIMELINE_FOLDER = REPO_ROOT / "docs" / "bench"
 STACKED_FILE = TIMELINE_FOLDER / "timeline.svg"
-PACKAGES = ("fastapi", "starlette", "uvicorn", "celery")
 
 WIDTH = 860
 LABELS = 150  # stage names, left of the axis
@@ -48,36 +45,13 @@ def stage_file(stage: str) -> Path:
 
 def stamp(when: datetime | None = None) -> str:
     """When and where the measurement was taken, like the benchmark's stamp."""
-    moment = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    versions = ", ".join(
-        f"{name} {metadata.version(name)}" for name in PACKAGES if _installed(name)
-    )
-    return (
-        f"Measured {moment} by make compare on {os.cpu_count()} CPUs "
-        f"({platform.system()} {platform.machine()}), Python {platform.python_version()}; "
-        f"{versions}."
-    )
-
-
-def _installed(name: str) -> bool:
-    try:
-        metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-def _tick_step(longest: float) -> float:
-    """A round step (0.1, 0.2, 0.5, 1, 2, ...) that gives 5 to 10 ticks."""
-    raw = longest / 6
-    power = 10 ** math.floor(math.log10(raw))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= raw)
+    return charts.stamp("Measured", when, by="make compare")
 
 
 def timeline_svg(timings: list[StageTiming], stamp_text: str) -> str:
     """The stages' timelines stacked on one time axis, as a standalone SVG document."""
     longest = max(max(t.response_seconds, t.job_finished_seconds) for t in timings)
-    step = _tick_step(longest)
+    step = charts.nice_step(longest, ticks=6)
     axis_end = math.ceil(longest / step) * step
     plot = WIDTH - LABELS - RIGHT_MARGIN
     scale = plot / axis_end
