@@ -34,11 +34,14 @@ bench: $(INSTALLED)  ## every stage side by side (a few minutes); writes docs/be
 test: $(INSTALLED)  ## the whole test suite against real servers
 	$(BIN)/python -m pytest
 
-docs: $(DOCS_INSTALLED)  ## serve the docs site on http://127.0.0.1:8001 (8000 is for the stages)
+# The Chinese edition is a config of its own (mkdocs.zh.yml, docs/zh/); mkdocs.yml's hook
+# (docs_hooks/serve_chinese.py) makes `mkdocs serve` serve it under /zh/ as well.
+docs: $(DOCS_INSTALLED)  ## serve the docs site on http://127.0.0.1:8001, Chinese at /zh/ (8000 is for the stages)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
-docs-build: $(DOCS_INSTALLED)  ## build the docs into site/, failing on any warning
+docs-build: $(DOCS_INSTALLED)  ## build the docs into site/ and site/zh/, failing on any warning
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --config-file mkdocs.zh.yml
 
 lint: $(INSTALLED)  ## ruff, then mypy (strict on the stages and the harness: see pyproject.toml)
 	$(BIN)/ruff check .

@@ -1,7 +1,9 @@
 """The docs site: it builds strictly, shows the real code with the real changes highlighted, its
 console blocks and figures are checked, and every page renders its code and diagrams in Chromium.
 
-The checks iterate over mkdocs.yml's nav, so pages that later issues add are checked the same way.
+The checks iterate over mkdocs.yml's nav, so pages that later issues add are checked the same way;
+and over both editions, the English one and the Chinese one (mkdocs.zh.yml, docs/zh/), which must
+pair up page by page: the same pages, the same included files and images, the same headings.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -42,6 +46,21 @@ from uvicorn_harness.stage_timing import StageTiming, format_table, measure_one_
 
 DOCS = REPO_ROOT / "docs"
 MKDOCS_YML = REPO_ROOT / "mkdocs.yml"
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One language of the site: its config, its pages, and where the built site holds them."""
+
+    language: str
+    config: Path
+    docs: Path
+    folder: str  # in the built site: "" for English, "zh/" for Chinese (`make docs-build`)
+
+
+ENGLISH = Edition("en", MKDOCS_YML, DOCS, "")
+CHINESE = Edition("zh", REPO_ROOT / "mkdocs.zh.yml", DOCS / "zh", "zh/")
+EDITIONS = (ENGLISH, CHINESE)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -108,14 +127,44 @@ def _flatten_nav(entries: list[Any]) -> list[str]:
     return [page for page in pages if page.endswith(".md")]
 
 
-def nav_pages() -> list[str]:
-    """Every page in mkdocs.yml's nav, in order, as paths relative to docs/."""
-    config = yaml.load(MKDOCS_YML.read_text(encoding="utf-8"), Loader=_MkdocsYamlLoader)
-    return _flatten_nav(config["nav"])
+def load_config(edition: Edition) -> dict[str, Any]:
+    """An edition's config as mkdocs reads it: INHERIT merges dictionaries, replaces lists."""
+    config = yaml.load(edition.config.read_text(encoding="utf-8"), Loader=_MkdocsYamlLoader)
+    parent = config.pop("INHERIT", None)
+    if parent is None:
+        return dict(config)
+    base = load_config(Edition(edition.language, edition.config.parent / parent, DOCS, ""))
+    return _merged(base, config)
 
 
-def stage_pages() -> list[str]:
-    return [page for page in nav_pages() if STAGE_FILE.match(page.removesuffix(".md") + "/")]
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merged(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def nav_pages(edition: Edition = ENGLISH) -> list[str]:
+    """Every page in the edition's nav, in order, as paths relative to its docs folder."""
+    return _flatten_nav(load_config(edition)["nav"])
+
+
+def stage_pages(edition: Edition = ENGLISH) -> list[str]:
+    return [page for page in nav_pages(edition) if STAGE_FILE.match(page.removesuffix(".md") + "/")]
+
+
+def _pages_of(
+    pages: Callable[[Edition], list[str]], editions: tuple[Edition, ...] = EDITIONS
+) -> list[Any]:
+    """pytest params (edition, page) for every page of every edition, ids like `zh/index.md`."""
+    return [
+        pytest.param(edition, page, id=f"{edition.language}/{page}")
+        for edition in editions
+        for page in pages(edition)
+    ]
 
 
 @dataclass(frozen=True)
@@ -149,8 +198,8 @@ def parse_line_numbers(raw: str) -> list[int]:
     return numbers
 
 
-def included_code(page: str) -> list[IncludedCode]:
-    lines = (DOCS / page).read_text(encoding="utf-8").splitlines()
+def included_code(page: str, edition: Edition = ENGLISH) -> list[IncludedCode]:
+    lines = (edition.docs / page).read_text(encoding="utf-8").splitlines()
     blocks = []
     for opening, body in itertools.pairwise(lines):
         fence, snippet = FENCE_OPEN.match(opening), SNIPPET.match(body)
@@ -169,10 +218,40 @@ def included_code(page: str) -> list[IncludedCode]:
     return blocks
 
 
-def mermaid_sources(page: str) -> list[str]:
+def mermaid_sources(page: str, edition: Edition = ENGLISH) -> list[str]:
     """The body of every ```mermaid fence on a page."""
-    text = (DOCS / page).read_text(encoding="utf-8")
+    text = (edition.docs / page).read_text(encoding="utf-8")
     return re.findall(r"^\s*```mermaid\s*\n(.*?)^\s*```\s*$", text, flags=re.M | re.S)
+
+
+# Any snippet include, in a fence or not (generated tables are included as Markdown).
+INCLUDE = re.compile(r'^\s*--8<--\s+"(?P<spec>[^"]+)"\s*$', flags=re.M)
+IMAGE = re.compile(r"!\[[^\]]*\]\((?P<path>[^)\s]+)\)")
+
+
+def includes(page: str, edition: Edition = ENGLISH) -> Counter[str]:
+    """Every snippet include on a page, as written (`path`, `path:section`, `path:1:20`)."""
+    text = (edition.docs / page).read_text(encoding="utf-8")
+    return Counter(match.group("spec") for match in INCLUDE.finditer(text))
+
+
+def page_with_includes(edition: Edition, page: str) -> list[str]:
+    """A page's text and the text of each Markdown file it includes (tables, figures)."""
+    included = [
+        (REPO_ROOT / spec).read_text(encoding="utf-8")
+        for spec in includes(page, edition)
+        if spec.endswith(".md")
+    ]
+    return [(edition.docs / page).read_text(encoding="utf-8"), *included]
+
+
+def images(page: str, edition: Edition = ENGLISH) -> set[str]:
+    """The images a page shows, its own and those of the Markdown it includes."""
+    return {
+        match.group("path")
+        for text in page_with_includes(edition, page)
+        for match in IMAGE.finditer(text)
+    }
 
 
 def shown_lines(
@@ -227,23 +306,46 @@ def changed_lines(old: list[str], new: list[str]) -> list[int]:
 
 @dataclass(frozen=True)
 class Build:
-    result: subprocess.CompletedProcess[str]
-    site: Path
+    results: dict[str, subprocess.CompletedProcess[str]]  # by language
+    site: Path  # both editions, laid out as `make docs-build` lays them: English, then zh/
+
+    def page(self, edition: Edition, page: str) -> Path:
+        return self.site / edition.folder / site_path(page) / "index.html"
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """`mkdocs build --strict` into a temporary directory, as CI and `make docs-build` run it."""
-    site = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        capture_output=True,
-        text=True,
-        timeout=BUILD_SECONDS,
-    )
-    return Build(result, site)
+    """`mkdocs build --strict` of each edition, as CI and `make docs-build` run them.
+
+    Once for the whole module, both at once (each is a separate process; ~1 s each), each into
+    a folder of its own (mkdocs empties its site folder first), then the Chinese one moved into
+    the English one's zh/, where the language switcher's links expect it.
+    """
+    folder = tmp_path_factory.mktemp("site")
+    sites = {edition.language: folder / edition.language for edition in EDITIONS}
+    mkdocs_build = [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file"]
+    running = {
+        edition.language: subprocess.Popen(
+            [*mkdocs_build, str(edition.config), "--site-dir", str(sites[edition.language])],
+            cwd=REPO_ROOT,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for edition in EDITIONS
+    }
+    results = {}
+    for language, process in running.items():
+        stdout, stderr = process.communicate(timeout=BUILD_SECONDS)
+        results[language] = subprocess.CompletedProcess(
+            process.args, process.returncode, stdout, stderr
+        )
+    site = sites[ENGLISH.language]
+    for edition in EDITIONS:
+        if edition.folder and sites[edition.language].exists():
+            shutil.move(sites[edition.language], site / edition.folder)
+    return Build(results, site)
 
 
 def site_path(page: str) -> str:
@@ -251,30 +353,35 @@ def site_path(page: str) -> str:
     return "" if page == "index.md" else page.removesuffix(".md") + "/"
 
 
-def test_mkdocs_build_strict_passes(build: Build) -> None:
+@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+def test_mkdocs_build_strict_passes(build: Build, edition: Edition) -> None:
     # Strict mode fails on broken links, unknown anchors and (with check_paths) missing snippets.
-    assert build.result.returncode == 0, build.result.stdout + build.result.stderr
-    for page in nav_pages():
-        assert (build.site / site_path(page) / "index.html").exists(), f"{page} was not built"
+    result = build.results[edition.language]
+    assert result.returncode == 0, result.stdout + result.stderr
+    for page in nav_pages(edition):
+        assert build.page(edition, page).exists(), f"{edition.language}/{page} was not built"
 
 
-def test_every_page_in_docs_is_in_the_nav() -> None:
+@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+def test_every_page_in_docs_is_in_the_nav(edition: Edition) -> None:
     # Top level only: subfolders (docs/console, generated includes) hold snippets, not pages.
-    pages = {path.name for path in DOCS.glob("*.md")}
-    assert pages == set(nav_pages())
+    pages = {path.name for path in edition.docs.glob("*.md")}
+    assert pages == set(nav_pages(edition))
 
 
 # ---------------------------------------------------------------------------------------------
 # What the pages show
 
 
-@pytest.mark.parametrize("page", stage_pages())
-def test_highlighted_lines_are_the_lines_changed_since_the_previous_stage(page: str) -> None:
+@pytest.mark.parametrize(("edition", "page"), _pages_of(stage_pages))
+def test_highlighted_lines_are_the_lines_changed_since_the_previous_stage(
+    edition: Edition, page: str
+) -> None:
     # On a stage page a highlight means "changed since the previous stage" (other pages may
     # highlight for other reasons, e.g. the line a pitfall is about).
     # Both files are compared as a whole-file include shows them (no section markers); a
     # section's highlights are the whole file's, counted from the section's first line.
-    for block in included_code(page):
+    for block in included_code(page, edition):
         previous = previous_stage_file(block.path)
         if block.hl_lines is None or previous is None:
             continue
@@ -302,12 +409,12 @@ def _section_offset(whole: list[str], section: list[str]) -> int:
     raise AssertionError(f"section not found: {section[:2]}")
 
 
-@pytest.mark.parametrize("page", stage_pages())
-def test_stage_page_highlights_what_changed_in_its_app(page: str) -> None:
+@pytest.mark.parametrize(("edition", "page"), _pages_of(stage_pages))
+def test_stage_page_highlights_what_changed_in_its_app(edition: Edition, page: str) -> None:
     stage = page.removesuffix(".md")
     whole_app = [
         block
-        for block in included_code(page)
+        for block in included_code(page, edition)
         if block.path == f"{stage}/app.py" and block.start is None
     ]
     assert whole_app, f"{page} must include the whole {stage}/app.py"
@@ -315,11 +422,11 @@ def test_stage_page_highlights_what_changed_in_its_app(page: str) -> None:
         assert all(block.hl_lines for block in whole_app), f"{page}: highlight what changed"
 
 
-@pytest.mark.parametrize("page", stage_pages())
-def test_partial_includes_cut_the_file_between_whole_blocks(page: str) -> None:
+@pytest.mark.parametrize(("edition", "page"), _pages_of(stage_pages))
+def test_partial_includes_cut_the_file_between_whole_blocks(edition: Edition, page: str) -> None:
     # A line range that drifts (lines added above it) would cut a function in half; this
     # catches that: the range must start and end next to a blank line or the file's ends.
-    for block in included_code(page):
+    for block in included_code(page, edition):
         if block.start is None or block.end is None:
             continue
         lines = (REPO_ROOT / block.path).read_text(encoding="utf-8").splitlines()
@@ -333,18 +440,20 @@ def test_partial_includes_cut_the_file_between_whole_blocks(page: str) -> None:
             assert int(block.options["linenums"]) == block.start, f"{where}: linenums"
 
 
-@pytest.mark.parametrize("page", stage_pages())
-def test_stage_page_has_console_block_and_sequence_diagram(page: str) -> None:
-    assert any(block.path.startswith("docs/console/") for block in included_code(page))
-    assert any(source.lstrip().startswith("sequenceDiagram") for source in mermaid_sources(page))
+@pytest.mark.parametrize(("edition", "page"), _pages_of(stage_pages))
+def test_stage_page_has_console_block_and_sequence_diagram(edition: Edition, page: str) -> None:
+    code = included_code(page, edition)
+    assert any(block.path.startswith("docs/console/") for block in code)
+    diagrams = mermaid_sources(page, edition)
+    assert any(source.lstrip().startswith("sequenceDiagram") for source in diagrams)
 
 
-@pytest.mark.parametrize("page", stage_pages())
-def test_stage_page_ends_by_pointing_to_the_next_page(page: str) -> None:
-    pages = nav_pages()
+@pytest.mark.parametrize(("edition", "page"), _pages_of(stage_pages))
+def test_stage_page_ends_by_pointing_to_the_next_page(edition: Edition, page: str) -> None:
+    pages = nav_pages(edition)
     following = pages[pages.index(page) + 1 :]
     assert following, f"{page} is the last page in the nav"
-    text = (DOCS / page).read_text(encoding="utf-8")
+    text = (edition.docs / page).read_text(encoding="utf-8")
     assert f"]({following[0]})" in text.strip().splitlines()[-1], f"{page} links to {following[0]}"
 
 
@@ -358,8 +467,12 @@ def test_there_are_console_blocks() -> None:
 
 @pytest.mark.parametrize("name", console_blocks())
 def test_console_block_is_shown_by_a_page_and_checked_by_a_test(name: str) -> None:
-    pages_text = "\n".join(path.read_text(encoding="utf-8") for path in DOCS.rglob("*.md"))
-    assert f'"docs/console/{name}.txt"' in pages_text, f"no page includes {name}.txt"
+    for edition in EDITIONS:
+        pages_text = "\n".join(
+            text for page in nav_pages(edition) for text in page_with_includes(edition, page)
+        )
+        include = f'"docs/console/{name}.txt"'
+        assert include in pages_text, f"no {edition.language} page includes {name}.txt"
     # A test checks a block by calling assert_console_matches with the block's name, quoted in
     # its module (directly, or as the module's STAGE).
     test_modules = [
@@ -371,6 +484,115 @@ def test_console_block_is_shown_by_a_page_and_checked_by_a_test(name: str) -> No
 
 
 # ---------------------------------------------------------------------------------------------
+# The Chinese edition pairs up with the English one, page by page
+
+
+def test_every_english_page_has_a_chinese_page_and_the_other_way_round() -> None:
+    english, chinese = nav_pages(ENGLISH), nav_pages(CHINESE)
+    assert not set(english) - set(chinese), f"no Chinese page for {set(english) - set(chinese)}"
+    assert not set(chinese) - set(english), f"no English page for {set(chinese) - set(english)}"
+    assert chinese == english, "the two navs list the pages in different orders"
+
+
+# The pairs of the English nav: a page missing in Chinese fails here too, by name.
+PAIRS = [pytest.param(page, id=page) for page in nav_pages(ENGLISH)]
+
+
+@pytest.mark.parametrize("page", PAIRS)
+def test_each_pair_includes_the_same_files(page: str) -> None:
+    # The same snippets, section for section: code, console blocks, generated tables.
+    assert (CHINESE.docs / page).exists(), f"docs/zh/{page} is missing"
+    english, chinese = includes(page, ENGLISH), includes(page, CHINESE)
+    assert chinese == english, (
+        f"{page}: only in English {sorted((english - chinese).elements())}, "
+        f"only in Chinese {sorted((chinese - english).elements())}"
+    )
+
+
+@pytest.mark.parametrize("page", PAIRS)
+def test_each_pair_shows_the_same_images(page: str) -> None:
+    assert (CHINESE.docs / page).exists(), f"docs/zh/{page} is missing"
+    assert images(page, CHINESE) == images(page, ENGLISH), page
+
+
+HEADING = re.compile(r'<h(?P<level>[1-6]) id="(?P<id>[^"]+)"')
+
+
+def built_headings(build: Build, edition: Edition, page: str) -> list[tuple[int, str]]:
+    """(level, anchor) of every heading of a built page, in order."""
+    html = build.page(edition, page).read_text(encoding="utf-8")
+    article = html.split('<article class="md-content__inner', 1)[1].split("</article>", 1)[0]
+    return [(int(m.group("level")), m.group("id")) for m in HEADING.finditer(article)]
+
+
+@pytest.mark.parametrize("page", PAIRS)
+def test_each_pair_has_the_same_headings_and_anchors(build: Build, page: str) -> None:
+    # Chinese headings carry the English heading's anchor (`## 标题 { #english-slug }`), so a
+    # link to `page.md#anchor` works from either edition, and the switcher keeps the reader's
+    # place. Read from the built pages: what toc made of both.
+    assert build.page(CHINESE, page).exists(), f"zh/{page} was not built"
+    english = built_headings(build, ENGLISH, page)
+    chinese = built_headings(build, CHINESE, page)
+    assert len(chinese) == len(english), f"{page}: {len(english)} headings, {len(chinese)} in zh"
+    assert chinese == english, "\n".join(
+        f"{page}: English {en}, Chinese {zh}"
+        for en, zh in zip(english, chinese, strict=True)
+        if en != zh
+    )
+
+
+def test_the_chinese_edition_links_to_the_english_files_instead_of_copying_them() -> None:
+    # docs/zh holds the pages and nothing else of its own: every other file there is a symlink
+    # to the English file (committed as a git symlink; mkdocs and Zensical both follow a
+    # symlinked file, Zensical no symlinked folder), so a redrawn chart is redrawn in both.
+    for path in sorted(CHINESE.docs.rglob("*")):
+        relative = path.relative_to(CHINESE.docs)
+        if path.is_dir() and not path.is_symlink():
+            continue
+        if path.parent == CHINESE.docs and path.suffix == ".md" and not path.is_symlink():
+            continue
+        assert path.is_symlink(), f"docs/zh/{relative} is a copy: link the English file"
+        target = path.resolve()
+        assert target == (DOCS / relative).resolve() and target.is_file(), (
+            f"docs/zh/{relative} must link to docs/{relative}"
+        )
+    # ...and every file a Chinese page needs is there: images (the strict build checks those
+    # too) and the config's extra CSS and JavaScript (which nothing else checks).
+    config = load_config(CHINESE)
+    needed = {*config["extra_css"], *config["extra_javascript"]}
+    needed |= {image for page in nav_pages(CHINESE) for image in images(page, CHINESE)}
+    for relative in sorted(needed):
+        assert (CHINESE.docs / relative).is_file(), (
+            f"docs/zh/{relative} is missing: "
+            f"ln -s {os.path.relpath(DOCS / relative, (CHINESE.docs / relative).parent)} "
+            f"docs/zh/{relative}"
+        )
+
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+BLOCK_START = re.compile(r"^\s*(?:[-*+] |\d+\. |\||#|!!!|\?\?\?|===|--8<--|<!--|:|`{3}|!\[)")
+
+
+@pytest.mark.parametrize("page", nav_pages(CHINESE))
+def test_chinese_lines_do_not_break_between_two_chinese_characters(page: str) -> None:
+    # A browser shows a line break inside a paragraph as a space, which between two Chinese
+    # characters is a stray gap in the sentence: break a Chinese line only next to Latin text
+    # (where a space belongs), or keep the paragraph on one line.
+    breaks, in_fence = [], False
+    lines = (CHINESE.docs / page).read_text(encoding="utf-8").splitlines()
+    for number, (line, following) in enumerate(itertools.pairwise(lines), start=1):
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        if in_fence or not line.strip() or not following.strip():
+            continue
+        if BLOCK_START.match(following) or line.lstrip()[0] in "#|":
+            continue
+        if CJK.match(line.rstrip()[-1]) and CJK.match(following.lstrip()[0]):
+            breaks.append(f"line {number}: {line.strip()[-10:]} / {following.strip()[:10]}")
+    assert not breaks, f"zh/{page}: a line break between Chinese characters:\n" + "\n".join(breaks)
+
+
+# ---------------------------------------------------------------------------------------------
 # The compare page's numbers
 
 
@@ -379,11 +601,12 @@ def _seconds(figure: str) -> float:
     return float(value) / 1000 if unit == "ms" else float(value)
 
 
-def compare_page_rows() -> list[list[str]]:
+def compare_page_rows(edition: Edition = ENGLISH) -> list[list[str]]:
     """The cells of the timing table on compare.md (the table `make compare` prints)."""
-    assert f'--8<-- "{COMPARE_TABLE.relative_to(REPO_ROOT)}"' in (DOCS / "compare.md").read_text(
-        encoding="utf-8"
-    ), "compare.md must include the table `make compare` wrote"
+    page = (edition.docs / "compare.md").read_text(encoding="utf-8")
+    assert f'--8<-- "{COMPARE_TABLE.relative_to(REPO_ROOT)}"' in page, (
+        f"{edition.language}/compare.md must include the table `make compare` wrote"
+    )
     text = COMPARE_TABLE.read_text(encoding="utf-8")
     header = format_table([])
     assert header in text, "the table must be exactly as format_table prints it"
@@ -409,14 +632,22 @@ def live_timings() -> dict[str, StageTiming]:
     return {row[0]: measure_stage(row[0], _seconds(row[1])) for row in rows}
 
 
+# How each edition's compare page says how close its figures are checked.
+STATED_TOLERANCE = {
+    ENGLISH.language: f"within {COMPARE_TOLERANCE_SECONDS} s of the",
+    CHINESE.language: f"相差不超过 {COMPARE_TOLERANCE_SECONDS} 秒",
+}
+
+
+@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
 def test_compare_page_table_agrees_with_a_live_measurement(
-    live_timings: dict[str, StageTiming],
+    live_timings: dict[str, StageTiming], edition: Edition
 ) -> None:
-    rows = compare_page_rows()
+    rows = compare_page_rows(edition)
     assert [row[0] for row in rows] == list(COMPARED_STAGES), rows
     # The page tells the reader how close its figures are checked; keep that sentence honest.
-    stated = f"within {COMPARE_TOLERANCE_SECONDS} s of the"
-    assert stated in (DOCS / "compare.md").read_text(encoding="utf-8"), stated
+    stated = STATED_TOLERANCE[edition.language]
+    assert stated in (edition.docs / "compare.md").read_text(encoding="utf-8"), stated
     measured = [live_timings[row[0]] for row in rows]
     for (stage, _job, response, finished, order), live in zip(rows, measured, strict=True):
         assert " → ".join(live.console_order) == order, stage
@@ -453,13 +684,15 @@ def test_timelines_agree_with_a_live_measurement(
 
 
 # Stage 5's page is being rewritten in its own issue, which adds its timeline there.
-@pytest.mark.parametrize("stage", [page.removesuffix(".md") for page in OWN_STAGE_PAGES])
-def test_each_stage_page_shows_its_timeline(stage: str) -> None:
-    assert f"(bench/{stage_file(stage).name})" in (DOCS / f"{stage}.md").read_text("utf-8")
+@pytest.mark.parametrize(("edition", "page"), _pages_of(lambda _edition: list(OWN_STAGE_PAGES)))
+def test_each_stage_page_shows_its_timeline(edition: Edition, page: str) -> None:
+    timeline = stage_file(page.removesuffix(".md"))
+    assert f"(bench/{timeline.name})" in (edition.docs / page).read_text("utf-8")
 
 
-def test_compare_page_shows_every_stage_timeline_stacked() -> None:
-    assert f"(bench/{STACKED_FILE.name})" in (DOCS / "compare.md").read_text("utf-8")
+@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+def test_compare_page_shows_every_stage_timeline_stacked(edition: Edition) -> None:
+    assert f"(bench/{STACKED_FILE.name})" in (edition.docs / "compare.md").read_text("utf-8")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,7 +707,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def site_url(build: Build) -> Iterator[str]:
     """The built site served on 127.0.0.1 from a thread (a static site needs nothing more)."""
-    assert build.result.returncode == 0, "the site did not build"
+    failed = [language for language, result in build.results.items() if result.returncode]
+    assert not failed, f"the site did not build: {failed}"
     handler = functools.partial(_QuietHandler, directory=str(build.site))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -665,37 +899,142 @@ def _luminance(css_colour: str) -> float:
     return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
 
 
-def _open(browser: Browser, site_url: str, page: str) -> list[str]:
+# The page as a whole must not scroll sideways either (a wide table or a long word would).
+PAGE_SCROLLS_SIDEWAYS = (
+    "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+)
+
+
+@dataclass
+class Visit:
+    """What one visit to a page found; the checks below share it, so each page loads once."""
+
+    height: int
+    screenshot: Path
+    scrolling_listings: list[str]
+    page_scrolls_sideways: bool
+    copy_buttons_over_code: list[str]
+    diagram_text_sizes: list[dict[str, Any]]
+    images_not_loaded: list[str]
+    broken_table_code: list[str]
+    code_text: str
+    diagram_texts: list[str]
+    heading_fonts: list[str]
+    language: str
+    outside_requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _open(browser: Browser, site_url: str, page: str, edition: Edition = ENGLISH) -> list[str]:
     """Load a page and wait for its diagrams; the text of each rendered diagram."""
     browser.outside_requests.clear()
     browser.errors.clear()
-    response = browser.page.goto(f"{site_url}/{site_path(page)}")
+    response = browser.page.goto(f"{site_url}/{edition.folder}{site_path(page)}")
     assert response is not None and response.ok
-    return _wait_for_rendered_diagrams(browser, len(mermaid_sources(page)), page)
+    where = f"{edition.language}/{page}"
+    return _wait_for_rendered_diagrams(browser, len(mermaid_sources(page, edition)), where)
 
 
-@pytest.mark.parametrize("page", nav_pages())
-def test_page_reads_at_1280_px_in_chromium(page: str, browser: Browser, site_url: str) -> None:
-    _open(browser, site_url, page)
-    browser.page.wait_for_load_state("load")  # every <img> has loaded or failed by now
-    SCREENSHOTS.mkdir(exist_ok=True)
-    screenshot = SCREENSHOTS / f"{page.removesuffix('.md')}.png"
-    browser.page.screenshot(path=str(screenshot), full_page=True)
-    height = browser.page.evaluate("document.documentElement.scrollHeight")
-    print(f"{page}: {height} px tall at {VIEWPORT['width']} px, screenshot {screenshot}")
+def _fonts_drawing(browser: Browser, selector: str) -> list[str]:
+    """The fonts Chromium drew an element's text with (DevTools' platform fonts)."""
+    document = browser.cdp.send("DOM.getDocument", {"depth": 0})
+    node = browser.cdp.send(
+        "DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": selector}
+    )
+    browser.cdp.send("CSS.enable")
+    fonts = browser.cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})
+    return [font["familyName"] for font in fonts["fonts"] if font["glyphCount"]]
 
-    assert browser.page.evaluate(SCROLLING_LISTINGS) == [], f"{page}: listings scroll sideways"
-    assert browser.page.evaluate(COPY_BUTTONS_OVER_CODE) == [], f"{page}: copy button over code"
-    for diagram in browser.page.evaluate(DIAGRAM_TEXT_SIZES):
+
+@pytest.fixture(scope="module")
+def visit(browser: Browser, site_url: str) -> Callable[[Edition, str], Visit]:
+    """Opens a page once (the first check to ask) and keeps what it found for the others."""
+    visits: dict[tuple[str, str], Visit] = {}
+    browser.cdp.send("DOM.enable")
+
+    def visited(edition: Edition, page: str) -> Visit:
+        key = (edition.language, page)
+        if key not in visits:
+            diagram_texts = _open(browser, site_url, page, edition)
+            browser.page.wait_for_load_state("load")  # every <img> has loaded or failed by now
+            SCREENSHOTS.mkdir(exist_ok=True)
+            name = page.removesuffix(".md")
+            screenshot = SCREENSHOTS / f"{edition.folder.replace('/', '-')}{name}.png"
+            browser.page.screenshot(path=str(screenshot), full_page=True)
+            evaluate = browser.page.evaluate
+            # textContent, not innerText: code in a tab that is not selected is hidden but there.
+            code = "\n".join(browser.page.locator(".highlight code").all_text_contents())
+            visits[key] = Visit(
+                height=evaluate("document.documentElement.scrollHeight"),
+                screenshot=screenshot,
+                scrolling_listings=evaluate(SCROLLING_LISTINGS),
+                page_scrolls_sideways=evaluate(PAGE_SCROLLS_SIDEWAYS),
+                copy_buttons_over_code=evaluate(COPY_BUTTONS_OVER_CODE),
+                diagram_text_sizes=evaluate(DIAGRAM_TEXT_SIZES),
+                images_not_loaded=evaluate(IMAGES_NOT_LOADED),
+                broken_table_code=evaluate(BROKEN_TABLE_CODE),
+                code_text=code,
+                diagram_texts=diagram_texts,
+                heading_fonts=_fonts_drawing(browser, "article h1"),
+                language=evaluate("document.documentElement.lang"),
+                outside_requests=list(browser.outside_requests),
+                errors=list(browser.errors),
+            )
+        return visits[key]
+
+    return visited
+
+
+def _fonts_with_chinese_glyphs() -> set[str]:
+    """Font families fontconfig says cover Chinese (empty without fontconfig or such a font)."""
+    if shutil.which("fc-list") is None:
+        return set()
+    listed = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
+    ).stdout
+    return {family.strip() for line in listed.splitlines() for family in line.split(",")}
+
+
+@pytest.mark.parametrize(("edition", "page"), _pages_of(nav_pages))
+def test_page_reads_at_1280_px_in_chromium(
+    edition: Edition, page: str, visit: Callable[[Edition, str], Visit]
+) -> None:
+    where = f"{edition.language}/{page}"
+    seen = visit(edition, page)
+    print(f"{where}: {seen.height} px tall at {VIEWPORT['width']} px, screenshot {seen.screenshot}")
+
+    assert seen.scrolling_listings == [], f"{where}: listings scroll sideways"
+    assert not seen.page_scrolls_sideways, f"{where}: the page scrolls sideways"
+    assert seen.copy_buttons_over_code == [], f"{where}: copy button over code"
+    for diagram in seen.diagram_text_sizes:
         assert diagram["smallest"] >= MIN_DIAGRAM_TEXT_PX, (
-            f"{page}: diagram text drawn at {diagram['smallest']:.1f} px: {diagram['text']!r}"
+            f"{where}: diagram text drawn at {diagram['smallest']:.1f} px: {diagram['text']!r}"
         )
-    assert browser.page.evaluate(IMAGES_NOT_LOADED) == [], f"{page}: images did not load"
-    assert browser.page.evaluate(BROKEN_TABLE_CODE) == [], f"{page}: code broken in a table cell"
+    assert seen.images_not_loaded == [], f"{where}: images did not load"
+    assert seen.broken_table_code == [], f"{where}: code broken in a table cell"
     if STAGE_FILE.match(page.removesuffix(".md") + "/") and page in OWN_STAGE_PAGES:
-        assert height <= MAX_STAGE_PAGE_PX, f"{page} is {height} px tall"
-    assert not browser.outside_requests, f"requests left 127.0.0.1: {browser.outside_requests}"
-    assert not browser.errors, f"script errors on {page}: {browser.errors}"
+        assert seen.height <= MAX_STAGE_PAGE_PX, f"{where} is {seen.height} px tall"
+    assert not seen.outside_requests, f"requests left 127.0.0.1: {seen.outside_requests}"
+    assert not seen.errors, f"script errors on {where}: {seen.errors}"
+
+
+@pytest.mark.parametrize("page", nav_pages(CHINESE))
+def test_chinese_page_is_drawn_in_a_chinese_font(
+    page: str, visit: Callable[[Edition, str], Visit]
+) -> None:
+    # Without a font that has Chinese glyphs, Chromium draws boxes ("tofu"): .ci/run installs
+    # Debian's fonts-noto-cjk next to chromium.
+    chinese_fonts = _fonts_with_chinese_glyphs()
+    if not chinese_fonts:
+        message = "no font with Chinese glyphs: apt-get install fonts-noto-cjk (as .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    seen = visit(CHINESE, page)
+    assert seen.language == "zh", f"zh/{page}: <html lang={seen.language!r}>"
+    assert chinese_fonts & set(seen.heading_fonts), (
+        f"zh/{page}: the heading is drawn in {seen.heading_fonts}, none of which has Chinese glyphs"
+    )
 
 
 def test_mermaid_arrowheads_show_in_the_dark_scheme(browser: Browser, site_url: str) -> None:
@@ -714,30 +1053,39 @@ def test_mermaid_arrowheads_show_in_the_dark_scheme(browser: Browser, site_url: 
         browser.page.locator("form[data-md-component=palette] label:visible").click()
 
 
-@pytest.mark.parametrize("page", nav_pages())
+@pytest.mark.parametrize(("edition", "page"), _pages_of(nav_pages))
 def test_page_renders_its_code_and_diagrams_in_chromium(
-    page: str, browser: Browser, site_url: str
+    edition: Edition, page: str, visit: Callable[[Edition, str], Visit]
 ) -> None:
-    browser.outside_requests.clear()
-    browser.errors.clear()
-    response = browser.page.goto(f"{site_url}/{site_path(page)}")
-    assert response is not None and response.ok
-
-    # textContent, not innerText: code in a tab that is not selected is hidden but present.
-    code_text = "\n".join(browser.page.locator(".highlight code").all_text_contents())
-    for block in included_code(page):
+    where = f"{edition.language}/{page}"
+    seen = visit(edition, page)
+    for block in included_code(page, edition):
         shown = [line for line in block.shown if line.strip()]
-        assert shown[-1].strip() in code_text, f"{block.path} is not shown on {page}"
+        assert shown[-1].strip() in seen.code_text, f"{block.path} is not shown on {where}"
 
-    diagrams = mermaid_sources(page)
-    texts = _wait_for_rendered_diagrams(browser, len(diagrams), page)
-    for source, text in zip(diagrams, texts, strict=True):
+    diagrams = mermaid_sources(page, edition)
+    assert len(seen.diagram_texts) == len(diagrams), where
+    for source, text in zip(diagrams, seen.diagram_texts, strict=True):
         assert "Syntax error" not in text
         for participant in _participants(source):
-            assert participant in text, f"{participant!r} missing from the diagram on {page}"
+            assert participant in text, f"{participant!r} missing from the diagram on {where}"
 
-    assert not browser.outside_requests, f"requests left 127.0.0.1: {browser.outside_requests}"
-    assert not browser.errors, f"script errors on {page}: {browser.errors}"
+    assert not seen.outside_requests, f"requests left 127.0.0.1: {seen.outside_requests}"
+    assert not seen.errors, f"script errors on {where}: {seen.errors}"
+
+
+@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+def test_language_switcher_leads_to_the_other_edition(
+    edition: Edition, browser: Browser, site_url: str
+) -> None:
+    # On every page (material's header); both links resolve to each edition's home page.
+    _open(browser, site_url, "step1_blocking.md", edition)
+    links = browser.page.eval_on_selector_all(
+        "a.md-select__link[hreflang]", "links => links.map(link => [link.hreflang, link.href])"
+    )
+    assert dict(links) == {other.language: f"{site_url}/{other.folder}" for other in EDITIONS}, (
+        links
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -765,22 +1113,21 @@ def test_wall_time_chart_is_drawn_from_its_data_file() -> None:
         assert f"| {row['seconds']:.2f} s |" in results, row
     assert data["stamp"] == results.splitlines()[0]
     assert _stamped(svg)
-    assert "(bench/wall-time.svg)" in (DOCS / "compare.md").read_text(encoding="utf-8")
+    for edition in EDITIONS:
+        page = (edition.docs / "compare.md").read_text(encoding="utf-8")
+        assert "(bench/wall-time.svg)" in page, f"{edition.language}/compare.md"
 
 
 @pytest.mark.parametrize(
     ("chart", "page"), [(BOUNDED_CHART, "step4_database.md"), (MEMORY_CHART, "pitfalls.md")]
 )
-def test_measured_chart_is_stamped_and_shown(chart: Path, page: str) -> None:
+@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+def test_measured_chart_is_stamped_and_shown(chart: Path, page: str, edition: Edition) -> None:
     svg = chart.read_text(encoding="utf-8")
     assert _stamped(svg), f"{chart.name} is not stamped"
     link = f"({chart.relative_to(DOCS).as_posix()})"
-    page_text = (DOCS / page).read_text(encoding="utf-8")
-    included = [
-        (REPO_ROOT / path).read_text(encoding="utf-8")
-        for path in re.findall(r'--8<-- "([^":]+)"', page_text)
-    ]
-    assert any(link in text for text in [page_text, *included]), f"{page} does not show {link}"
+    texts = page_with_includes(edition, page)
+    assert any(link in text for text in texts), f"{edition.language}/{page} does not show {link}"
 
 
 def test_bounded_chart_matches_its_table() -> None:
@@ -813,11 +1160,24 @@ ARTICLE_CREDIT = (
     "高效码农",
     "August 15, 2023",
 )
+# The Chinese home page gives the date as a Chinese reader writes it.
+ARTICLE_CREDIT_ZH = (*ARTICLE_CREDIT[:3], "2023 年 8 月 15 日")
 
 
-@pytest.mark.parametrize("where", [REPO_ROOT / "README.md", DOCS / "index.md"], ids=str)
-def test_the_article_is_named_and_credited(where: Path) -> None:
-    # Joined lines: the credit may wrap anywhere but inside a name.
-    text = " ".join(where.read_text(encoding="utf-8").split())
-    for part in ARTICLE_CREDIT:
-        assert part in text, f"{where.name} does not credit the article: {part!r} missing"
+@pytest.mark.parametrize(
+    ("where", "credit"),
+    [
+        (REPO_ROOT / "README.md", ARTICLE_CREDIT),
+        (DOCS / "index.md", ARTICLE_CREDIT),
+        (CHINESE.docs / "index.md", ARTICLE_CREDIT_ZH),
+    ],
+    ids=lambda value: str(value.relative_to(REPO_ROOT)) if isinstance(value, Path) else "",
+)
+def test_the_article_is_named_and_credited(where: Path, credit: tuple[str, ...]) -> None:
+    # Joined lines: the credit may wrap anywhere but inside a name. Chinese text wraps without
+    # a space, so a line break there joins to nothing.
+    lines = where.read_text(encoding="utf-8").splitlines()
+    text = " ".join(" ".join(lines).split())
+    joined = "".join(line.strip() for line in lines)
+    for part in credit:
+        assert part in text or part in joined, f"{where.name} does not credit the article: {part!r}"

@@ -1,0 +1,1 @@
+../../../assets/javascripts/mermaid-arrowheads.js
