@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
+from tests.docs_build import DocsBuild, build_once
 from tests.pitfall_figures import Figure, format_figures, live_figures, record
 from tests.services import left_out_lines, provide_services, under_ci
 from uvicorn_harness.server import STARTED, RunningServer, StartServer, server_starter
@@ -60,6 +62,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     stack = config.stash.get(THROWAWAY_SERVICES, None)
     if stack is not None:
         stack.close()
+
+
+@pytest.fixture(scope="session")
+def docs_build(tmp_path_factory: pytest.TempPathFactory) -> DocsBuild:
+    """Both editions of the docs site, built strictly once per run (shared by xdist workers)."""
+    own = tmp_path_factory.getbasetemp()
+    # Each xdist worker has its own folder in the run's; without xdist the run's is our own.
+    return build_once(own.parent if os.environ.get("PYTEST_XDIST_WORKER") else own)
 
 
 @pytest.fixture(scope="module")

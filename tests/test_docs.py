@@ -8,6 +8,7 @@ pair up page by page: the same pages, the same included files and images, the sa
 
 from __future__ import annotations
 
+import base64
 import difflib
 import functools
 import http.server
@@ -17,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -41,26 +41,10 @@ from bench.timeline import STACKED_FILE, read_drawn, stage_file
 from pitfalls.measure_memory import CHART_FILE as MEMORY_CHART
 from pitfalls.measure_memory import FIGURE_FILE as MEMORY_TABLE
 from pitfalls.measure_memory import read_table as read_memory_table
+from tests.docs_build import CHINESE, DOCS, EDITIONS, ENGLISH, DocsBuild, Edition, site_path
 from uvicorn_harness.server import REPO_ROOT, wait_until
 from uvicorn_harness.stage_timing import StageTiming, format_table, measure_one_job
 
-DOCS = REPO_ROOT / "docs"
-MKDOCS_YML = REPO_ROOT / "mkdocs.yml"
-
-
-@dataclass(frozen=True)
-class Edition:
-    """One language of the site: its config, its pages, and where the built site holds them."""
-
-    language: str
-    config: Path
-    docs: Path
-    folder: str  # in the built site: "" for English, "zh/" for Chinese (`make docs-build`)
-
-
-ENGLISH = Edition("en", MKDOCS_YML, DOCS, "")
-CHINESE = Edition("zh", REPO_ROOT / "mkdocs.zh.yml", DOCS / "zh", "zh/")
-EDITIONS = (ENGLISH, CHINESE)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -72,7 +56,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-BUILD_SECONDS = 60.0
 RENDER_SECONDS = 15.0
 # The width the site is read at; the checks below (no sideways scrolling, legible diagrams) hold
 # there. Screenshots of every page land in SCREENSHOTS so a reviewer can look (gitignored).
@@ -304,65 +287,17 @@ def changed_lines(old: list[str], new: list[str]) -> list[int]:
 # The build
 
 
-@dataclass(frozen=True)
-class Build:
-    results: dict[str, subprocess.CompletedProcess[str]]  # by language
-    site: Path  # both editions, laid out as `make docs-build` lays them: English, then zh/
-
-    def page(self, edition: Edition, page: str) -> Path:
-        return self.site / edition.folder / site_path(page) / "index.html"
-
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """`mkdocs build --strict` of each edition, as CI and `make docs-build` run them.
-
-    Once for the whole module, both at once (each is a separate process; ~1 s each), each into
-    a folder of its own (mkdocs empties its site folder first), then the Chinese one moved into
-    the English one's zh/, where the language switcher's links expect it.
-    """
-    folder = tmp_path_factory.mktemp("site")
-    sites = {edition.language: folder / edition.language for edition in EDITIONS}
-    mkdocs_build = [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file"]
-    running = {
-        edition.language: subprocess.Popen(
-            [*mkdocs_build, str(edition.config), "--site-dir", str(sites[edition.language])],
-            cwd=REPO_ROOT,
-            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for edition in EDITIONS
-    }
-    results = {}
-    for language, process in running.items():
-        stdout, stderr = process.communicate(timeout=BUILD_SECONDS)
-        results[language] = subprocess.CompletedProcess(
-            process.args, process.returncode, stdout, stderr
-        )
-    site = sites[ENGLISH.language]
-    for edition in EDITIONS:
-        if edition.folder and sites[edition.language].exists():
-            shutil.move(sites[edition.language], site / edition.folder)
-    return Build(results, site)
-
-
-def site_path(page: str) -> str:
-    """Where mkdocs puts a page (use_directory_urls): "index.md" -> "", "a.md" -> "a/"."""
-    return "" if page == "index.md" else page.removesuffix(".md") + "/"
-
-
-@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
-def test_mkdocs_build_strict_passes(build: Build, edition: Edition) -> None:
+@pytest.mark.parametrize("edition", EDITIONS, ids=str)
+def test_mkdocs_build_strict_passes(docs_build: DocsBuild, edition: Edition) -> None:
     # Strict mode fails on broken links, unknown anchors and (with check_paths) missing snippets.
-    result = build.results[edition.language]
-    assert result.returncode == 0, result.stdout + result.stderr
+    # The build: tests/docs_build.py, once per run, both editions as `make docs-build` does.
+    result = docs_build.results[edition.language]
+    assert result.returncode == 0, result.output
     for page in nav_pages(edition):
-        assert build.page(edition, page).exists(), f"{edition.language}/{page} was not built"
+        assert docs_build.page(edition, page).exists(), f"{edition.language}/{page} was not built"
 
 
-@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+@pytest.mark.parametrize("edition", EDITIONS, ids=str)
 def test_every_page_in_docs_is_in_the_nav(edition: Edition) -> None:
     # Top level only: subfolders (docs/console, generated includes) hold snippets, not pages.
     pages = {path.name for path in edition.docs.glob("*.md")}
@@ -518,7 +453,7 @@ def test_each_pair_shows_the_same_images(page: str) -> None:
 HEADING = re.compile(r'<h(?P<level>[1-6]) id="(?P<id>[^"]+)"')
 
 
-def built_headings(build: Build, edition: Edition, page: str) -> list[tuple[int, str]]:
+def built_headings(build: DocsBuild, edition: Edition, page: str) -> list[tuple[int, str]]:
     """(level, anchor) of every heading of a built page, in order."""
     html = build.page(edition, page).read_text(encoding="utf-8")
     article = html.split('<article class="md-content__inner', 1)[1].split("</article>", 1)[0]
@@ -526,13 +461,13 @@ def built_headings(build: Build, edition: Edition, page: str) -> list[tuple[int,
 
 
 @pytest.mark.parametrize("page", PAIRS)
-def test_each_pair_has_the_same_headings_and_anchors(build: Build, page: str) -> None:
+def test_each_pair_has_the_same_headings_and_anchors(docs_build: DocsBuild, page: str) -> None:
     # Chinese headings carry the English heading's anchor (`## 标题 { #english-slug }`), so a
     # link to `page.md#anchor` works from either edition, and the switcher keeps the reader's
     # place. Read from the built pages: what toc made of both.
-    assert build.page(CHINESE, page).exists(), f"zh/{page} was not built"
-    english = built_headings(build, ENGLISH, page)
-    chinese = built_headings(build, CHINESE, page)
+    assert docs_build.page(CHINESE, page).exists(), f"zh/{page} was not built"
+    english = built_headings(docs_build, ENGLISH, page)
+    chinese = built_headings(docs_build, CHINESE, page)
     assert len(chinese) == len(english), f"{page}: {len(english)} headings, {len(chinese)} in zh"
     assert chinese == english, "\n".join(
         f"{page}: English {en}, Chinese {zh}"
@@ -639,7 +574,7 @@ STATED_TOLERANCE = {
 }
 
 
-@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+@pytest.mark.parametrize("edition", EDITIONS, ids=str)
 def test_compare_page_table_agrees_with_a_live_measurement(
     live_timings: dict[str, StageTiming], edition: Edition
 ) -> None:
@@ -690,7 +625,7 @@ def test_each_stage_page_shows_its_timeline(edition: Edition, page: str) -> None
     assert f"(bench/{timeline.name})" in (edition.docs / page).read_text("utf-8")
 
 
-@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+@pytest.mark.parametrize("edition", EDITIONS, ids=str)
 def test_compare_page_shows_every_stage_timeline_stacked(edition: Edition) -> None:
     assert f"(bench/{STACKED_FILE.name})" in (edition.docs / "compare.md").read_text("utf-8")
 
@@ -705,11 +640,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site_url(build: Build) -> Iterator[str]:
+def site_url(docs_build: DocsBuild) -> Iterator[str]:
     """The built site served on 127.0.0.1 from a thread (a static site needs nothing more)."""
-    failed = [language for language, result in build.results.items() if result.returncode]
+    failed = [language for language, result in docs_build.results.items() if result.returncode]
     assert not failed, f"the site did not build: {failed}"
-    handler = functools.partial(_QuietHandler, directory=str(build.site))
+    handler = functools.partial(_QuietHandler, directory=str(docs_build.site))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -764,54 +699,34 @@ def browser(site_url: str) -> Iterator[Browser]:
             chromium.close()
 
 
-def _rendered_mermaid_texts(cdp: Any) -> list[str]:
-    """The text of each <svg> inside a rendered `div.mermaid`.
-
-    mkdocs-material puts each diagram in a *closed* shadow root, which page scripts and
-    Playwright selectors cannot see; the DevTools protocol's DOM with pierce=True does.
-    """
-    document = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})
-    texts: list[str] = []
-
-    def text_of(node: dict[str, Any]) -> str:
-        own = node.get("nodeValue", "") if node.get("nodeType") == 3 else ""
-        return own + "".join(text_of(child) for child in _children(node))
-
-    def walk(node: dict[str, Any], inside_mermaid: bool) -> None:
-        attributes = node.get("attributes", [])
-        classes = dict(zip(attributes[::2], attributes[1::2], strict=True)).get("class", "")
-        inside_mermaid = inside_mermaid or (
-            node.get("localName") == "div" and "mermaid" in classes.split()
-        )
-        if inside_mermaid and node.get("localName") == "svg":
-            texts.append(text_of(node))
-            return
-        for child in _children(node):
-            walk(child, inside_mermaid)
-
-    walk(document["root"], False)
-    return texts
-
-
-def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*node.get("children", []), *node.get("shadowRoots", [])]
+# The text of each <svg> inside a rendered `div.mermaid`. mkdocs-material draws each diagram in
+# a closed shadow root; OPEN_SHADOW_ROOTS (below) opens it, so a page script reads it at once
+# (the DevTools protocol's pierced DOM sees it too, at ~0.2 s a look on a long page).
+RENDERED_DIAGRAM_TEXTS = """
+() => [...document.querySelectorAll("div.mermaid")]
+  .map((holder) => holder.shadowRoot && holder.shadowRoot.querySelector("svg"))
+  .filter((svg) => svg)
+  .map((svg) => svg.textContent)
+"""
 
 
 def _wait_for_rendered_diagrams(browser: Browser, count: int, page: str) -> list[str]:
     """The texts of the page's rendered diagrams, once all `count` of them are drawn."""
     if count == 0:
-        assert not _rendered_mermaid_texts(browser.cdp)
+        assert not browser.page.evaluate(RENDERED_DIAGRAM_TEXTS)
         return []
 
     def all_drawn_or_failed() -> bool:
         # A diagram that does not parse raises in the page instead: stop waiting, report it.
-        return len(_rendered_mermaid_texts(browser.cdp)) >= count or bool(browser.errors)
+        drawn = browser.page.evaluate(RENDERED_DIAGRAM_TEXTS)
+        return len(drawn) >= count or bool(browser.errors)
 
     wait_until(
         all_drawn_or_failed, RENDER_SECONDS, f"{count} rendered mermaid diagram(s) on {page}"
     )
     assert not browser.errors, f"script errors on {page}: {browser.errors}"
-    return _rendered_mermaid_texts(browser.cdp)
+    texts: list[str] = browser.page.evaluate(RENDERED_DIAGRAM_TEXTS)
+    return texts
 
 
 def _participants(source: str) -> list[str]:
@@ -921,6 +836,7 @@ class Visit:
     diagram_texts: list[str]
     heading_fonts: list[str]
     language: str
+    switcher: dict[str, str]  # language -> where the header's language switcher leads
     outside_requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -946,6 +862,32 @@ def _fonts_drawing(browser: Browser, selector: str) -> list[str]:
     return [font["familyName"] for font in fonts["fonts"] if font["glyphCount"]]
 
 
+# Where each entry of the header's language switcher leads, by language.
+SWITCHER_LINKS = """
+() => [...document.querySelectorAll("a.md-select__link[hreflang]")]
+  .map((link) => [link.hreflang, link.href])
+"""
+
+
+def _screenshot(browser: Browser, path: Path) -> None:
+    """The whole page as it reads at VIEWPORT's width, as a PNG.
+
+    Straight from the DevTools protocol, told to favour speed over file size: a page 10,000 px
+    tall takes half the time Playwright's full-page screenshot takes.
+    """
+    height = browser.page.evaluate("document.documentElement.scrollHeight")
+    shot = browser.cdp.send(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "optimizeForSpeed": True,
+            "clip": {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height, "scale": 1},
+        },
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 @pytest.fixture(scope="module")
 def visit(browser: Browser, site_url: str) -> Callable[[Edition, str], Visit]:
     """Opens a page once (the first check to ask) and keeps what it found for the others."""
@@ -960,7 +902,7 @@ def visit(browser: Browser, site_url: str) -> Callable[[Edition, str], Visit]:
             SCREENSHOTS.mkdir(exist_ok=True)
             name = page.removesuffix(".md")
             screenshot = SCREENSHOTS / f"{edition.folder.replace('/', '-')}{name}.png"
-            browser.page.screenshot(path=str(screenshot), full_page=True)
+            _screenshot(browser, screenshot)
             evaluate = browser.page.evaluate
             # textContent, not innerText: code in a tab that is not selected is hidden but there.
             code = "\n".join(browser.page.locator(".highlight code").all_text_contents())
@@ -977,6 +919,7 @@ def visit(browser: Browser, site_url: str) -> Callable[[Edition, str], Visit]:
                 diagram_texts=diagram_texts,
                 heading_fonts=_fonts_drawing(browser, "article h1"),
                 language=evaluate("document.documentElement.lang"),
+                switcher=dict(evaluate(SWITCHER_LINKS)),
                 outside_requests=list(browser.outside_requests),
                 errors=list(browser.errors),
             )
@@ -997,7 +940,7 @@ def _fonts_with_chinese_glyphs() -> set[str]:
 
 @pytest.mark.parametrize(("edition", "page"), _pages_of(nav_pages))
 def test_page_reads_at_1280_px_in_chromium(
-    edition: Edition, page: str, visit: Callable[[Edition, str], Visit]
+    edition: Edition, page: str, visit: Callable[[Edition, str], Visit], site_url: str
 ) -> None:
     where = f"{edition.language}/{page}"
     seen = visit(edition, page)
@@ -1012,6 +955,8 @@ def test_page_reads_at_1280_px_in_chromium(
         )
     assert seen.images_not_loaded == [], f"{where}: images did not load"
     assert seen.broken_table_code == [], f"{where}: code broken in a table cell"
+    homes = {other.language: f"{site_url}/{other.folder}" for other in EDITIONS}
+    assert seen.switcher == homes, f"{where}: the language switcher"
     if STAGE_FILE.match(page.removesuffix(".md") + "/") and page in OWN_STAGE_PAGES:
         assert seen.height <= MAX_STAGE_PAGE_PX, f"{where} is {seen.height} px tall"
     assert not seen.outside_requests, f"requests left 127.0.0.1: {seen.outside_requests}"
@@ -1044,7 +989,7 @@ def test_mermaid_arrowheads_show_in_the_dark_scheme(browser: Browser, site_url: 
     try:
         scheme = browser.page.evaluate("document.body.dataset.mdColorScheme")
         assert scheme == "slate", scheme
-        browser.page.screenshot(path=str(SCREENSHOTS / "step1_blocking-dark.png"), full_page=True)
+        _screenshot(browser, SCREENSHOTS / "step1_blocking-dark.png")
         fills = browser.page.evaluate(ARROWHEAD_FILLS)
         assert fills, "no arrowheads found"
         for fill in fills:
@@ -1074,18 +1019,20 @@ def test_page_renders_its_code_and_diagrams_in_chromium(
     assert not seen.errors, f"script errors on {where}: {seen.errors}"
 
 
-@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
-def test_language_switcher_leads_to_the_other_edition(
-    edition: Edition, browser: Browser, site_url: str
+@pytest.mark.parametrize(
+    ("edition", "other"), [(ENGLISH, CHINESE), (CHINESE, ENGLISH)], ids=["en-to-zh", "zh-to-en"]
+)
+def test_language_switcher_keeps_the_reader_on_the_same_page_and_heading(
+    edition: Edition, other: Edition, browser: Browser, site_url: str
 ) -> None:
-    # On every page (material's header); both links resolve to each edition's home page.
-    _open(browser, site_url, "step1_blocking.md", edition)
-    links = browser.page.eval_on_selector_all(
-        "a.md-select__link[hreflang]", "links => links.map(link => [link.hreflang, link.href])"
-    )
-    assert dict(links) == {other.language: f"{site_url}/{other.folder}" for other in EDITIONS}, (
-        links
-    )
+    # docs/assets/javascripts/language-switcher.js: the same path in the other edition.
+    page, heading = "step3_status.md", "#run-it"
+    browser.page.goto(f"{site_url}/{edition.folder}{site_path(page)}{heading}")
+    switch = browser.page.locator(f"a.md-select__link[hreflang={other.language}]")
+    with browser.page.expect_navigation():
+        switch.dispatch_event("click")
+    assert browser.page.url == f"{site_url}/{other.folder}{site_path(page)}{heading}"
+    assert browser.page.evaluate("document.documentElement.lang") == other.language
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1121,7 +1068,7 @@ def test_wall_time_chart_is_drawn_from_its_data_file() -> None:
 @pytest.mark.parametrize(
     ("chart", "page"), [(BOUNDED_CHART, "step4_database.md"), (MEMORY_CHART, "pitfalls.md")]
 )
-@pytest.mark.parametrize("edition", EDITIONS, ids=lambda edition: edition.language)
+@pytest.mark.parametrize("edition", EDITIONS, ids=str)
 def test_measured_chart_is_stamped_and_shown(chart: Path, page: str, edition: Edition) -> None:
     svg = chart.read_text(encoding="utf-8")
     assert _stamped(svg), f"{chart.name} is not stamped"

@@ -1,0 +1,1 @@
+../../../assets/javascripts/language-switcher.js
