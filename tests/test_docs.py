@@ -423,10 +423,11 @@ def test_console_block_is_shown_by_a_page_and_checked_by_a_test(name: str) -> No
 
 
 def test_every_english_page_has_a_chinese_page_and_the_other_way_round() -> None:
-    english, chinese = nav_pages(ENGLISH), nav_pages(CHINESE)
-    assert not set(english) - set(chinese), f"no Chinese page for {set(english) - set(chinese)}"
-    assert not set(chinese) - set(english), f"no English page for {set(chinese) - set(english)}"
-    assert chinese == english, "the two navs list the pages in different orders"
+    english = {path.name for path in ENGLISH.docs.glob("*.md")}
+    chinese = {path.name for path in CHINESE.docs.glob("*.md")}
+    assert not english - chinese, f"no Chinese page (docs/zh/) for {sorted(english - chinese)}"
+    assert not chinese - english, f"no English page (docs/) for {sorted(chinese - english)}"
+    assert nav_pages(CHINESE) == nav_pages(ENGLISH), "the navs differ (pages, or their order)"
 
 
 # The pairs of the English nav: a page missing in Chinese fails here too, by name.
@@ -448,6 +449,24 @@ def test_each_pair_includes_the_same_files(page: str) -> None:
 def test_each_pair_shows_the_same_images(page: str) -> None:
     assert (CHINESE.docs / page).exists(), f"docs/zh/{page} is missing"
     assert images(page, CHINESE) == images(page, ENGLISH), page
+
+
+def _diagram_outline(source: str) -> tuple[str, list[str]]:
+    """A mermaid diagram's kind and its participants' names (their labels are translated)."""
+    names = [
+        m.group("name") for line in source.splitlines() if (m := MERMAID_PARTICIPANT.match(line))
+    ]
+    return source.split()[0], names
+
+
+@pytest.mark.parametrize("page", PAIRS)
+def test_each_pair_draws_the_same_diagrams(page: str) -> None:
+    # Diagrams are written on the page (their words translated), not included: the same ones,
+    # of the same kind, between the same participants, in the same order.
+    assert (CHINESE.docs / page).exists(), f"docs/zh/{page} is missing"
+    english = [_diagram_outline(source) for source in mermaid_sources(page, ENGLISH)]
+    chinese = [_diagram_outline(source) for source in mermaid_sources(page, CHINESE)]
+    assert chinese == english, page
 
 
 HEADING = re.compile(r'<h(?P<level>[1-6]) id="(?P<id>[^"]+)"')
