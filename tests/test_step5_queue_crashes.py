@@ -103,6 +103,8 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
 
     # The main process saw its child die, and (task_reject_on_worker_lost) put the job back.
     wait_until(lambda: status_of(api, task_id) == "completed", 20, "the job to complete")
+    # The result can reach the API before the job's last line reaches this test's console.
+    worker.wait_for_line(ENDING, since)
     restarted = [line for line in worker.lines[since:] if line.text == STARTING][-1]
     # worker_lost_wait is 1 s here; Celery's default of 10 s would fail this (3.6-4 s measured
     # with other test runs sharing the 2 cores).
@@ -139,6 +141,7 @@ def test_killing_every_pool_process_mid_job_runs_that_job_and_the_next(
     completed_after = time.monotonic() - killed_at
     next_id = post_job(api)
     wait_until(lambda: status_of(api, next_id) == "completed", 20, "the next job")
+    wait_until(lambda: worker.console_lines().count(ENDING) >= 2, 5, "both jobs' last lines")
     assert worker.console_lines().count(ENDING) == 2
     outcome, measures = "it and the next job complete", "kill → completed"
     bound = EVERY_POOL_BACK_WITHIN
