@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -244,18 +245,17 @@ def test_an_unknown_id_is_404(apis: list[RunningServer], method: str, path: str)
 
 
 def test_a_stream_open_while_the_pool_process_dies_shows_the_job_run_again(
-    serve_fresh: StartServer,
+    apis: list[RunningServer], worker: RunningServer, queue_env: dict[str, str]
 ) -> None:
-    env = {**embedded_env(), "TASK_SECONDS": str(JOB_SECONDS)}
-    worker = start_worker(serve_fresh, env, stage=STAGE)
-    api = start_api(serve_fresh, env, STAGE)
-    task_id = post_job(api)
+    since = worker.mark()
+    task_id = post_job(apis[0])
     events: list[Event] = []
     with ThreadPoolExecutor(1) as watching:
-        stream = watching.submit(read_events, api, task_id, into=events)
+        stream = watching.submit(read_events, apis[1], task_id, into=events)
         wait_until(lambda: events and reached_step(2)(events), 20, "step 2 on the stream")
-        [child] = psutil.Process(worker.pid).children()
-        child.kill()
+        # The pool process running the job holds its lease (tasks.py), which names its pid.
+        lease = Path(queue_env["QUEUE_FOLDER"]) / "leases" / f"{task_id}.json"
+        psutil.Process(json.loads(lease.read_text())["pid"]).kill()
         stream.result()
     ids = [event.id for event in events]
     assert ids == sorted(set(ids)), ids
@@ -264,4 +264,4 @@ def test_a_stream_open_while_the_pool_process_dies_shows_the_job_run_again(
     first_of_second_run = next(e for e in events if e.task["run"] == 2)
     assert first_of_second_run.done is not None and first_of_second_run.done < 2
     assert events[-1].status == "completed" and events[-1].task["run"] == 2
-    assert worker.console_lines().count(STARTING) == 2
+    assert worker.console_lines(since).count(STARTING) == 2
