@@ -5,6 +5,7 @@ Serve it with `uvicorn step6_progress.app:app`; jobs run in Celery workers (see 
 """
 
 import os
+import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,9 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import anyio.to_thread
 from celery import states
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
@@ -39,6 +41,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Connect to the result store now, not in the first client's request (on SQLite, Celery
     # creates its tables: a few hundred milliseconds).
     celery_app.backend.get_task_meta(str(uuid.uuid4()))
+    # The streams' reads take threads of their own, so that 100 open streams never make a
+    # request wait for one of the 40 threads that serve the other endpoints.
+    app.state.stream_reads = anyio.CapacityLimiter(STREAM_READ_THREADS)
     yield
 
 
@@ -59,8 +64,11 @@ STATUSES = {
     CANCELLED: "cancelled",
 }
 FINAL_STATES = {states.SUCCESS, states.FAILURE, states.REVOKED, CANCELLED}
-# How often each open event stream reads the job's state from the result backend.
+# How soon each open event stream reads the job's state again after a change; while nothing
+# changes (a job waiting in the queue), it reads ever less often, down to once a second.
 EVENTS_POLL_SECONDS = float(os.environ.get("EVENTS_POLL_SECONDS", "0.2"))
+EVENTS_IDLE_POLL_SECONDS = 1.0
+STREAM_READ_THREADS = 4
 # The one final event of a job gets the highest id (see event_id).
 FINAL_EVENT_ID = 10**9
 LIVE_PAGE = Path(__file__).with_name("static") / "index.html"
@@ -204,6 +212,7 @@ def unseen_meta(
     responses={**UNKNOWN_ID, 204: {"description": "The client has the final event already"}},
 )
 async def task_events(
+    request: Request,
     task_id: str,
     meta: Annotated[dict[str, Any], Depends(unseen_meta)],
     last_event_id: Annotated[int | None, Header()] = None,
@@ -211,16 +220,23 @@ async def task_events(
     """An event per state change and per step, ending after the final state. FastAPI encodes
     each event and sends a keep-alive comment every 15 s of silence (fastapi/sse.py)."""
     sent = -1 if last_event_id is None else last_event_id
+    pause = EVENTS_POLL_SECONDS
     while True:
         number = event_id(meta)
         if number > sent:
             yield ServerSentEvent(data=task_from_meta(task_id, meta), id=str(number))
-            sent = number
+            sent, pause = number, EVENTS_POLL_SECONDS
+        else:
+            pause = min(pause * 2, EVENTS_IDLE_POLL_SECONDS)
         if meta["status"] in FINAL_STATES or meta["status"] not in STATUSES:
             return
-        await anyio.sleep(EVENTS_POLL_SECONDS)
+        # Streams opened together would read together, a burst that queues every request
+        # behind it in the thread pool; a little randomness spreads them out.
+        await anyio.sleep(pause * random.uniform(0.75, 1.25))
         # The backend's clients block: read in a worker thread, not on the event loop.
-        meta = await anyio.to_thread.run_sync(celery_app.backend.get_task_meta, task_id)
+        meta = await anyio.to_thread.run_sync(
+            celery_app.backend.get_task_meta, task_id, limiter=request.app.state.stream_reads
+        )
 
 
 # --8<-- [end:events]
