@@ -283,6 +283,8 @@ def very_long_task(self: Task) -> dict[str, int]:
         if cancel_requested(task_id):
             self.update_state(state=CANCELLED, meta=progress(done, run, seq + 1))
             say(CANCELLED_LINE)
+            # Monitors such as Flower follow task events, and Ignore sends none: say it ended.
+            self.send_event("task-revoked", terminated=False, signum=None, expired=False)
             raise Ignore()  # Celery stores nothing more and acknowledges the message
         if done == 0:
             say(STARTING)

@@ -242,23 +242,32 @@ def test_the_page_stays_readable_with_50_jobs(browser: Browser, deployment: Depl
     assert not browser.errors, browser.errors
 
 
-def test_flower_shows_the_worker_and_a_finished_task(
+def test_flower_shows_the_worker_a_finished_task_and_a_cancelled_one(
     browser: Browser, deployment: Deployment
 ) -> None:
     page = browser.page
-    task_id = deployment.flower_job
+    api = httpx.Client(base_url=deployment.api.url)
+    cancelled = api.post("/long_task").json()
+    wait_until(lambda: api.get(f"/tasks/{cancelled}").json()["progress"], 20, "a running job")
+    api.post(f"/tasks/{cancelled}/cancel")
     page.goto(deployment.flower_url + "/workers")
     # The worker `python -m` started, by the name Celery gave it: celery@<this host>.
     page.get_by_text(f"celery@{socket.gethostname()}").first.wait_for()
     # Flower's task list comes from the worker's task events (worker_send_task_events); the
-    # page shows what Flower knew when it loaded, so load it again until the job has ended.
-    row = page.locator("tr", has_text=task_id)
+    # page shows what Flower knew when it loaded, so load it again until both jobs have ended.
+    # The cancelled job says so itself (tasks.py): Celery sends no event for Ignore.
+    expected = {deployment.flower_job: "SUCCESS", cancelled: "REVOKED"}
 
-    def task_succeeded() -> bool:
+    def flower_shows_both() -> bool:
         page.goto(deployment.flower_url + "/tasks")
         page.wait_for_load_state("networkidle")
-        return row.count() == 1 and "SUCCESS" in row.inner_text()
+        rows = {task_id: page.locator("tr", has_text=task_id) for task_id in expected}
+        return all(
+            row.count() == 1 and expected[task_id] in row.inner_text()
+            for task_id, row in rows.items()
+        )
 
-    wait_until(task_succeeded, JOB_SECONDS * 5, "Flower to list the task as SUCCESS", 0.5)
+    wait_until(flower_shows_both, JOB_SECONDS * 5, "Flower to list both tasks as ended", 0.5)
     keep_screenshot(browser, "step6-flower-tasks.png")
+    api.close()
     assert not browser.outside_requests, browser.outside_requests
