@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -40,6 +42,15 @@ STAGE = "step6_progress"
 WORKER_PROCESSES = 4
 WORKER_NODE = "bench-streams@step6"
 STATUS_REQUESTS = 1000  # sequential GET /status in each phase: p99 is the 10th slowest
+
+
+@dataclass(frozen=True)
+class Sizes:
+    streams: int = 100
+    jobs: int = 100
+    job_seconds: float = 60.0  # long: every job is still queued or running when measured
+    window: float = 5.0  # seconds of CPU measured
+    requests: int = STATUS_REQUESTS
 
 
 @dataclass(frozen=True)
@@ -70,19 +81,24 @@ def deployment(env: dict[str, str]) -> Iterator[RunningServer]:
         *("--without-mingle", "--without-gossip"),
     ]
     with ExitStack() as stack:
-        stack.enter_context(
-            running_server(
-                command=worker, env=env, ready_line="ready.", serves_http=False, timeout=60
-            )
+        # Stopped with SIGKILL: its jobs run for a minute, and nothing waits for their end.
+        worker_server = running_server(
+            command=worker,
+            env=env,
+            ready_line="ready.",
+            serves_http=False,
+            timeout=60,
+            stop_signal=signal.SIGKILL,
         )
+        stack.enter_context(worker_server)
         api = stack.enter_context(
             running_server(f"{STAGE}.app:app", args=["--no-access-log"], env=env)
         )
         yield api
 
 
-def status_latency(api: RunningServer, task_id: str) -> Latency:
-    timed = send_timed(api.url, "GET", f"/status?task_id={task_id}", STATUS_REQUESTS, 1)
+def status_latency(api: RunningServer, task_id: str, requests: int) -> Latency:
+    timed = send_timed(api.url, "GET", f"/status?task_id={task_id}", requests, 1)
     return Latency.of([sample.seconds for sample in timed])
 
 
@@ -92,25 +108,25 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 
 def measure_phase(
-    label: str, api: RunningServer, task_id: str, streams: int, window: float
+    label: str, api: RunningServer, task_id: str, streams: int, sizes: Sizes
 ) -> Phase:
     """The API's CPU over `window` seconds in which nobody but the streams asks it anything,
     then the latency of sequential `GET /status` requests."""
     process = psutil.Process(api.pid)
     began, cpu_before = time.monotonic(), cpu_seconds(process)
-    time.sleep(window)  # a measuring window, not a wait for anything
+    time.sleep(sizes.window)  # a measuring window, not a wait for anything
     cpu = (cpu_seconds(process) - cpu_before) / (time.monotonic() - began) * 100
-    return Phase(label, streams, status_latency(api, task_id), cpu)
+    return Phase(label, streams, status_latency(api, task_id, sizes.requests), cpu)
 
 
 class Watchers:
-    """`count` event streams held open from a thread of their own (one asyncio loop)."""
+    """An event stream per task id, held open from a thread of its own (one asyncio loop)."""
 
     def __init__(self, url: str, task_ids: list[str]) -> None:
         self.url, self.task_ids = url, task_ids
         self.open = 0
-        self.events = 0
-        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watching: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=lambda: asyncio.run(self._watch()), daemon=True)
 
     def __enter__(self) -> Watchers:
@@ -119,34 +135,39 @@ class Watchers:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
+        # A stream may send nothing for seconds: cancel the reads instead of waiting for a line.
+        if self._loop is not None and self._watching is not None:
+            self._loop.call_soon_threadsafe(self._watching.cancel)
         self._thread.join(30)
 
     async def _watch(self) -> None:
+        self._loop = asyncio.get_running_loop()
         limits = httpx.Limits(max_connections=len(self.task_ids) + 10)
         async with httpx.AsyncClient(base_url=self.url, limits=limits, timeout=120) as client:
-            await asyncio.gather(*(self._one(client, task_id) for task_id in self.task_ids))
+            streams = asyncio.gather(*(self._one(client, task_id) for task_id in self.task_ids))
+            self._watching = asyncio.ensure_future(streams)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watching
 
     async def _one(self, client: httpx.AsyncClient, task_id: str) -> None:
         async with client.stream("GET", f"/tasks/{task_id}/events") as response:
             self.open += 1
-            async for line in response.aiter_lines():
-                self.events += line.startswith("data:")
-                if self._stop.is_set():
-                    return
+            async for _ in response.aiter_lines():
+                pass
 
 
-def run(streams: int, jobs: int, job_seconds: float, window: float, redis: bool) -> list[Phase]:
+def run(sizes: Sizes, redis: bool) -> list[Phase]:
+    streams, jobs = sizes.streams, sizes.jobs
     with tempfile.TemporaryDirectory(prefix="bench-streams-") as folder:
-        env = {**settings(Path(folder), redis), "TASK_SECONDS": str(job_seconds)}
+        env = {**settings(Path(folder), redis), "TASK_SECONDS": str(sizes.job_seconds)}
         try:
             with deployment(env) as api, httpx.Client(base_url=api.url) as client:
                 asked = client.post("/long_task").json()  # the id GET /status asks about
-                idle = measure_phase("idle: no job, no stream", api, asked, 0, window)
+                idle = measure_phase("idle: no job, no stream", api, asked, 0, sizes)
                 task_ids = [client.post("/long_task").json() for _ in range(jobs)]
                 with Watchers(api.url, task_ids[:streams]):
                     label = f"{streams} streams open, {jobs} jobs queued or running"
-                    busy = measure_phase(label, api, asked, streams, window)
+                    busy = measure_phase(label, api, asked, streams, sizes)
                 return [idle, busy]
         finally:
             if redis:
@@ -179,14 +200,17 @@ def render(phases: list[Phase], broker: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.step6_streams", description=__doc__)
-    parser.add_argument("--streams", type=int, default=100)
-    parser.add_argument("--jobs", type=int, default=100)
-    parser.add_argument("--job-seconds", type=float, default=60.0, help="long: all still run")
-    parser.add_argument("--window", type=float, default=5.0, help="seconds of CPU measured")
+    default = Sizes()
+    parser.add_argument("--streams", type=int, default=default.streams)
+    parser.add_argument("--jobs", type=int, default=default.jobs)
+    parser.add_argument("--job-seconds", type=float, default=default.job_seconds)
+    parser.add_argument("--window", type=float, default=default.window, help="CPU seconds")
+    parser.add_argument("--requests", type=int, default=default.requests, help="GET /status")
     parser.add_argument("--redis", action="store_true", help=f"broker and results at {REDIS_URL}")
     parser.add_argument("--write", action="store_true", help="store the table the page shows")
     args = parser.parse_args(argv)
-    phases = run(args.streams, args.jobs, args.job_seconds, args.window, args.redis)
+    sizes = Sizes(args.streams, args.jobs, args.job_seconds, args.window, args.requests)
+    phases = run(sizes, args.redis)
     broker = "Redis" if args.redis else "embedded queue"
     table = render(phases, broker)
     print(table)
