@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.pitfall_figures import Figure, format_figures, live_figures, record
+from tests import crash_table
+from tests.pitfall_figures import WRITE_FIGURES, Figure, format_figures, live_figures, record
 from tests.services import left_out_lines, provide_services, under_ci
 from uvicorn_harness.server import STARTED, RunningServer, StartServer, server_starter
 from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming, format_table, measure_one_job
@@ -43,6 +44,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["pitfall_figures"] = [
             dataclasses.asdict(figure) for figure in live_figures(session.config)
         ]
+        workeroutput["crash_cells"] = [
+            dataclasses.asdict(cell) for cell in crash_table.live_cells(session.config)
+        ]
+    elif WRITE_FIGURES and crash_table.live_cells(session.config):
+        # The controller (or a run without xdist): every worker's cells are in by now.
+        crash_table.store(crash_table.live_cells(session.config))
 
 
 def pytest_testnodedown(node: Any, error: object) -> None:
@@ -54,6 +61,8 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         config.stash.setdefault(TIMINGS, []).append(StageTiming(**fields))
     for fields in output.get("pitfall_figures", []):
         record(config, Figure(**fields))
+    for fields in output.get("crash_cells", []):
+        crash_table.keep(config, crash_table.Cell(**fields))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -118,3 +127,7 @@ def pytest_terminal_summary(
     if figures:
         terminalreporter.write_sep("=", "pitfall figures measured by this run")
         terminalreporter.write_line(format_figures(figures))
+    cells = crash_table.live_cells(config)
+    if cells:
+        terminalreporter.write_sep("=", "stage 5 crash recoveries measured by this run")
+        terminalreporter.write_line(crash_table.format_cells(cells))

@@ -3,7 +3,7 @@
 The page prints no number of its own: it includes docs/pitfalls/figures.md (one small table per
 pitfall) and docs/pitfalls/summary.md (all of them), both rendered from figures.json. A normal
 test run compares every live figure with the stored one, within that figure's tolerance;
-`PITFALL_FIGURES=write` stores this run's figures and renders the tables again.
+`FIGURES=write` stores this run's figures and renders the tables again.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ FIGURES_DIR = REPO_ROOT / "docs" / "pitfalls"
 FIGURES_JSON = FIGURES_DIR / "figures.json"
 SECTIONS_MD = FIGURES_DIR / "figures.md"
 SUMMARY_MD = FIGURES_DIR / "summary.md"
-WRITE_FIGURES = os.environ.get("PITFALL_FIGURES") == "write"
+# `FIGURES=write` also stores stage 5's crash table (tests/crash_table.py).
+WRITE_FIGURES = os.environ.get("FIGURES") == "write"
 
 LIVE_FIGURES = pytest.StashKey[dict[str, "Figure"]]()
 
@@ -66,7 +67,7 @@ def live_figures(config: pytest.Config) -> list[Figure]:
 
 
 def stored_figures() -> dict[str, Figure]:
-    """The figures the page shows, as the last `PITFALL_FIGURES=write` run stored them."""
+    """The figures the page shows, as the last `FIGURES=write` run stored them."""
     if not FIGURES_JSON.exists():
         return {}
     return {

@@ -21,12 +21,15 @@ import getpass
 import os
 import pwd
 import shutil
+import signal
 import socket
 import tempfile
-from collections.abc import Callable
-from contextlib import ExitStack, closing, suppress
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,7 +105,8 @@ def _scratch_folder(stack: ExitStack, name: str) -> Path:
     return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"throwaway-{name}-")))
 
 
-def _start_redis(stack: ExitStack) -> str | None:
+def _redis_executor(stack: ExitStack, *, appendonly: bool = False) -> tuple[Any, str] | None:
+    """A redis-server on a free port (not started yet) and its URL, or None if not installed."""
     executable = shutil.which("redis-server")
     if executable is None:
         return None
@@ -117,12 +121,22 @@ def _start_redis(stack: ExitStack) -> str | None:
         host="127.0.0.1",
         port=port,
         datadir=_scratch_folder(stack, "redis"),
+        appendonly="yes" if appendonly else "no",
     )
+    return redis, f"redis://127.0.0.1:{port}/0"
+
+
+def _start_redis(stack: ExitStack) -> str | None:
+    found = _redis_executor(stack)
+    if found is None:
+        return None
+    redis, url = found
     stack.enter_context(redis)  # mirakuru executors start on enter and stop on exit
-    return f"redis://127.0.0.1:{port}/0"
+    return url
 
 
-def _start_rabbitmq(stack: ExitStack) -> str | None:
+def _rabbitmq_executor(stack: ExitStack) -> tuple[Any, str, Path] | None:
+    """A RabbitMQ node on free ports (not started yet), its URL and its config file."""
     server, control = shutil.which("rabbitmq-server"), shutil.which("rabbitmqctl")
     if server is None or control is None:
         return None
@@ -139,9 +153,8 @@ def _start_rabbitmq(stack: ExitStack) -> str | None:
                 os.chown(path, owner.pw_uid, owner.pw_gid)
     port = _free_port()
     # A config of its own: the machine's rabbitmq.conf may pin the listener to 5672.
-    (folder / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
-    # mirakuru copies os.environ when the process starts: set it around the start only.
-    os.environ["RABBITMQ_CONFIG_FILE"] = str(folder / "rabbitmq.conf")
+    config = folder / "rabbitmq.conf"
+    config.write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
     rabbitmq = RabbitMqExecutor(
         server,
         host="127.0.0.1",
@@ -153,11 +166,26 @@ def _start_rabbitmq(stack: ExitStack) -> str | None:
         plugin_path=folder,
         node_name=f"throwaway-{port}@localhost",
     )
+    return rabbitmq, f"amqp://guest:guest@127.0.0.1:{port}//", config
+
+
+def _start_rabbitmq_node(rabbitmq: Any, config: Path) -> None:
+    # mirakuru copies os.environ when the process starts: set it around the start only.
+    os.environ["RABBITMQ_CONFIG_FILE"] = str(config)
     try:
-        stack.enter_context(rabbitmq)
+        rabbitmq.start()
     finally:
         del os.environ["RABBITMQ_CONFIG_FILE"]
-    return f"amqp://guest:guest@127.0.0.1:{port}//"
+
+
+def _start_rabbitmq(stack: ExitStack) -> str | None:
+    found = _rabbitmq_executor(stack)
+    if found is None:
+        return None
+    rabbitmq, url, config = found
+    _start_rabbitmq_node(rabbitmq, config)
+    stack.callback(rabbitmq.stop)
+    return url
 
 
 def _pg_ctl() -> str | None:
@@ -313,3 +341,84 @@ def left_out_lines(skip_reasons: list[tuple[str, str]]) -> list[str]:
                 f"Provide it: {provide}"
             )
     return lines
+
+
+# --- Brokers a test restarts ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrivateBroker:
+    """A broker of one test's own, which it may restart: nobody else's jobs are on it."""
+
+    url: str
+    # Stops it (SIGTERM, or SIGKILL when `killed`) and starts it again; returns once it answers.
+    restart: Callable[[bool], None]
+
+
+def _restart(
+    executor: Any,
+    url: str,
+    answers: Callable[[str], bool],
+    start: Callable[[], None],
+    killed: bool = False,
+) -> None:
+    """Stop `executor`, wait until its port is closed, start it again. (Debian's rabbitmq-server
+    wrapper exits before the node has closed its port, and a start while the port is open would
+    find it "already running".)"""
+    if killed:
+        executor.kill(sig=signal.SIGKILL)
+    else:
+        executor.stop()
+    host, port = _host_port(url, 0)
+    deadline = time.monotonic() + 30
+    while _port_open(host, port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} still listens 30 s after it was stopped")
+        time.sleep(0.05)  # polling a port we closed ourselves, with a deadline
+    start()
+    if not answers(url):
+        raise RuntimeError(f"{url} does not answer after its restart")
+
+
+def _port_open(host: str, port: int) -> bool:
+    with closing(socket.socket()) as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+@contextmanager
+def private_broker(name: str, *, persistent: bool = True) -> Iterator[PrivateBroker]:
+    """A Redis or a RabbitMQ for one test. A `persistent` Redis writes every change to its
+    append-only file; otherwise it keeps Redis' default snapshots only (`save 3600 1 300 100
+    60 10000`, and one at a clean shutdown), so a killed one forgets what came since it started.
+
+    Skips the test (fails it under CI) where the server is not installed: a test that restarts
+    a broker cannot use the machine's shared one.
+    """
+    service = SERVICES[name]
+    with ExitStack() as stack:
+        if name == "Redis":
+            found = _redis_executor(stack, appendonly=persistent)
+            if found is not None:
+                redis, url = found
+                stack.enter_context(redis)
+                restart = functools.partial(_restart, redis, url, service.answers, redis.start)
+                yield PrivateBroker(url, restart)
+                return
+        elif name == "RabbitMQ":
+            found_node = _rabbitmq_executor(stack)
+            if found_node is not None:
+                rabbitmq, url, config = found_node
+                _start_rabbitmq_node(rabbitmq, config)
+                stack.callback(rabbitmq.stop)
+                start = functools.partial(_start_rabbitmq_node, rabbitmq, config)
+                yield PrivateBroker(
+                    url, functools.partial(_restart, rabbitmq, url, service.answers, start)
+                )
+                return
+        reason = (
+            f"{SKIP_PREFIX}{name}: this test restarts a {name} of its own, and none is installed "
+            f"(provide it: {service.provide})"
+        )
+        if under_ci():
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)

@@ -37,3 +37,26 @@ def runs(process: psutil.Process) -> bool:
 def test_a_server_that_cannot_start_is_reported_and_stopped() -> None:
     with pytest.raises(RuntimeError, match="exited during startup"):
         start_server("no_such_module.app:app")
+
+
+# Two processes printing into one console at the same time, as `python -m step5_queue`'s API
+# and worker do: every line must arrive whole, or a test misses "Exiting endpoint".
+TWO_PRINTERS = """
+import os, signal
+pid = os.fork()
+for n in range(2000):
+    print(f"line {n} from {'child' if pid == 0 else 'parent'}")
+if pid:
+    os.waitpid(pid, 0)
+    print("done")
+    signal.pause()  # until the harness stops it
+"""
+
+
+def test_lines_two_processes_print_at_once_reach_the_console_whole() -> None:
+    command = [sys.executable, "-c", TWO_PRINTERS]
+    with running_server(command=command, ready_line="done", serves_http=False) as server:
+        lines = server.console_lines()
+    printed = {f"line {n} from {who}" for n in range(2000) for who in ("child", "parent")}
+    assert set(lines) == printed | {"done"}
+    assert len(lines) == len(printed) + 1

@@ -750,7 +750,7 @@ def test_page_figures_agree_with_this_run(request: pytest.FixtureRequest) -> Non
     live = live_figures(request.config)
     whole_module_ran = {f.pitfall for f in live} == set(PITFALL_TITLES)
     if WRITE_FIGURES:
-        assert whole_module_ran, "PITFALL_FIGURES=write needs every test of this module to run"
+        assert whole_module_ran, "FIGURES=write needs every test of this module to run"
         store(live)
     stored = stored_figures()
     ordered = sorted(stored.values(), key=lambda f: f.pitfall)

@@ -1,7 +1,8 @@
 """Stage 5: the web process only enqueues; a Celery worker process runs the job.
 
 The status API itself is proven for stage 5 (embedded and on Redis) in test_status_contract.py;
-crashes are in test_step5_queue_crashes.py. This module runs stage 5 as a reader does,
+crashes are in test_step5_queue_crashes.py, restarts in test_step5_restarts.py. This module runs
+stage 5 as a reader does,
 `python -m step5_queue` (API and worker in one console), and checks what is stage 5's own.
 """
 
@@ -96,26 +97,6 @@ def test_a_finished_jobs_message_is_gone_from_the_folder(queue_env: dict[str, st
 def test_python_dash_m_starts_celery_beat_in_its_worker(stage_server: RunningServer) -> None:
     # Beat sends Celery's built-in cleanup task (daily), which deletes expired SQLite results.
     stage_server.wait_for_line(lambda text: "beat: Starting" in text)
-
-
-def test_killing_and_restarting_the_api_mid_job_leaves_the_job_and_its_status_alone(
-    serve_fresh: StartServer,
-) -> None:
-    # Killing the API, starting a new one and asking it must all happen while the job runs.
-    # That took 0.6-0.7 s here; a 6 s job leaves a loaded machine five more, and the test
-    # waits for the job to complete, so a longer one would only cost time.
-    env = {**embedded_env(), "TASK_SECONDS": "6"}
-    worker = start_worker(serve_fresh, env)
-    api = start_api(serve_fresh, env)
-    task_id = httpx.post(f"{api.url}/long_task").json()
-    worker.wait_for_line(STARTING)
-    api.stop(signal.SIGKILL)
-
-    restarted = start_api(serve_fresh, env)
-    with httpx.Client(base_url=restarted.url) as client:
-        assert status_of(client, task_id) == "running"
-        wait_until(lambda: status_of(client, task_id) == "completed", 15, "status completed")
-    assert worker.console_lines().count(STARTING) == 1
 
 
 def test_a_failed_job_reports_its_error(serve_fresh: StartServer) -> None:

@@ -1,8 +1,8 @@
 """The one place that knows how to start an app under a real uvicorn and read its console.
 
 A server runs as a reader would run it: `python -m uvicorn PKG.app:app` in a subprocess,
-stdout and stderr merged, unbuffered. Every console line is kept with a monotonic timestamp,
-so a test can ask both "in what order" and "when".
+stdout and stderr merged, each line sent at once and whole. Every console line is kept with a
+monotonic timestamp, so a test can ask both "in what order" and "when".
 """
 
 from __future__ import annotations
@@ -157,6 +157,17 @@ def _signal_group(process: subprocess.Popen[str], sig: int) -> None:
         os.killpg(process.pid, sig)
 
 
+# Imported by every Python process started here: lines reach the console whole (see the module).
+LINE_BUFFERED = Path(__file__).resolve().parent / "line_buffered"
+
+
+def _console_env(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment of a started process: each console line at once, and in one piece."""
+    merged = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    path = [str(LINE_BUFFERED), *filter(None, [merged.get("PYTHONPATH")])]
+    return {**merged, "PYTHONPATH": os.pathsep.join(path)}
+
+
 def uvicorn_command(app: str, *args: str) -> list[str]:
     """The command a reader would type, on a free port chosen by the OS."""
     return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "0", *args]
@@ -187,7 +198,7 @@ def start_server(
     process = subprocess.Popen(
         list(command),
         cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        env=_console_env(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
