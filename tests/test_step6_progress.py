@@ -261,7 +261,7 @@ def test_a_stream_open_while_the_pool_process_dies_shows_the_job_run_again(
     assert ids == sorted(set(ids)), ids
     runs = [event.task["run"] for event in events if event.status == "running"]
     assert runs == sorted(runs) and runs[0] == 1 and runs[-1] == 2, runs
-    first_of_second_run = next(e for e in events if e.task["run"] == 2)
-    assert first_of_second_run.done is not None and first_of_second_run.done < 2
+    # (Which step of run 2 the stream sees first depends on when it reads: while run 1's last
+    # state stands still, the stream reads ever less often, up to once a second.)
     assert events[-1].status == "completed" and events[-1].task["run"] == 2
     assert worker.console_lines(since).count(STARTING) == 2
