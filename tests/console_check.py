@@ -8,13 +8,14 @@ must appear in the server's console in order, and between the first and the last
 block may leave out uvicorn's own log lines and traceback frames, but no line the app printed
 and no access-log line: a block that drops a request or a job's line fails. A block line `...`
 says, to the reader too, that lines are left out there (a poll repeated a varying number of
-times); it matches any number of lines.
+times); it matches any number of lines. Two processes sharing a console (stage 5's API and
+worker) keep the order of each one's lines, not the order between them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 DOCS_CONSOLE = Path(__file__).resolve().parent.parent / "docs" / "console"
@@ -72,10 +73,11 @@ def must_be_shown(printed: Sequence[str]) -> list[bool]:
     return flags
 
 
-def console_problems(expected: Iterable[str], printed: Iterable[str]) -> list[str]:
-    """What is wrong with the block against the console (empty when it matches)."""
-    printed = list(printed)
-    seen = [normalise(line) for line in printed]
+def _match_in_order(
+    expected: Iterable[str], seen: Sequence[str]
+) -> tuple[list[int], set[int]] | str:
+    """Where each block line is in the (normalised) console, in order, and the lines a `...`
+    stands for; or the problem, when a block line is not there."""
     matched: list[int] = []
     elided: set[int] = set()  # printed lines a `...` in the block stands for
     position, eliding = 0, False
@@ -86,27 +88,59 @@ def console_problems(expected: Iterable[str], printed: Iterable[str]) -> list[st
         wanted = normalise(line)
         found = next((n for n in range(position, len(seen)) if seen[n] == wanted), None)
         if found is None:
-            return [f"block line {line!r} not found in order in the server console"]
+            return f"block line {line!r} not found in order in the server console"
         if eliding:
             elided.update(range(position, found))
             eliding = False
         matched.append(found)
         position = found + 1
+    return matched, elided
+
+
+def console_problems(
+    expected: Iterable[str],
+    printed: Iterable[str],
+    second_process: Callable[[str], bool] | None = None,
+) -> list[str]:
+    """What is wrong with the block against the console (empty when it matches).
+
+    Where two processes share the console, `second_process` tells their lines apart: each
+    process's lines must be in the block's order, but the two may interleave either way (the
+    API's access line and the worker's "received" line race each other).
+    """
+    printed, expected = list(printed), list(expected)
+    seen = [normalise(line) for line in printed]
+    if second_process is None:
+        groups = [expected]
+    else:
+        groups = [
+            [line for line in expected if not second_process(line)],
+            [line for line in expected if second_process(line)],
+        ]
+    matched: list[int] = []
+    shown: set[int] = set()
+    for group in groups:
+        found = _match_in_order(group, seen)
+        if isinstance(found, str):
+            return [found]
+        matched += found[0]
+        shown |= set(found[0]) | found[1]
     if not matched:
         return []
     required = must_be_shown(printed)
-    shown = set(matched) | elided
     return [
         f"server printed {printed[n]!r}, which the block leaves out"
-        for n in range(matched[0], matched[-1] + 1)
+        for n in range(min(matched), max(matched) + 1)
         if required[n] and n not in shown
     ]
 
 
-def assert_console_matches(name: str, printed: Iterable[str]) -> None:
+def assert_console_matches(
+    name: str, printed: Iterable[str], second_process: Callable[[str], bool] | None = None
+) -> None:
     """Fail, showing both sides, unless docs/console/NAME.txt is what `printed` shows."""
     printed = list(printed)
-    problems = console_problems(console_block(name), printed)
+    problems = console_problems(console_block(name), printed, second_process)
     assert not problems, (
         f"docs/console/{name}.txt: "
         + "; ".join(problems)

@@ -1,4 +1,6 @@
-"""How the tests run stage 5: Celery workers and the API as separate real processes.
+"""How the tests run stage 5 (and stage 6, its copy with progress and cancel): Celery workers
+and the API as separate real processes. Each function takes the stage package, stage 5 unless
+told; the deployments below serve either.
 
 Each deployment gets its own broker space, so test runs sharing a machine (and a Redis) never
 see each other's jobs: a fresh folder for the embedded transport, a fresh key prefix on Redis.
@@ -70,12 +72,16 @@ def message_files(env: dict[str, str]) -> list[Path]:
 
 
 def start_worker(
-    serve: StartServer, env: dict[str, str], concurrency: int = 1, name: str = "worker"
+    serve: StartServer,
+    env: dict[str, str],
+    concurrency: int = 1,
+    name: str = "worker",
+    stage: str = STAGE,
 ) -> RunningServer:
     """`celery -A step5_queue.tasks worker`, as a reader types it; ready when it says so."""
-    node = f"{name}-{uuid.uuid4().hex[:8]}@step5"
+    node = f"{name}-{uuid.uuid4().hex[:8]}@{stage.split('_')[0]}"
     command = [
-        *(sys.executable, "-m", "celery", "-A", f"{STAGE}.tasks", "worker"),
+        *(sys.executable, "-m", "celery", "-A", f"{stage}.tasks", "worker"),
         *("--loglevel=INFO", f"--concurrency={concurrency}", f"--hostname={node}"),
         # Worker-to-worker chatter at startup, which the tests do not need: faster start.
         *("--without-mingle", "--without-gossip"),
@@ -96,31 +102,31 @@ def node_of(worker: RunningServer) -> str:
     )
 
 
-def start_api(serve: StartServer, env: dict[str, str]) -> RunningServer:
-    return serve(f"{STAGE}.app:app", env=env)
+def start_api(serve: StartServer, env: dict[str, str], stage: str = STAGE) -> RunningServer:
+    return serve(f"{stage}.app:app", env=env)
 
 
-def embedded(serve: StartServer, env: dict[str, str]) -> RunningServer:
+def embedded(serve: StartServer, env: dict[str, str], stage: str = STAGE) -> RunningServer:
     """Stage 5 with no settings: filesystem broker, SQLite results; one worker, then the API."""
     env = {**env, **embedded_env()}
     # Two processes, so one test's job does not wait for the previous test's job.
-    start_worker(serve, env, concurrency=2)
-    return start_api(serve, env)
+    start_worker(serve, env, concurrency=2, stage=stage)
+    return start_api(serve, env, stage)
 
 
-def on_redis(serve: StartServer, env: dict[str, str]) -> RunningServer:
+def on_redis(serve: StartServer, env: dict[str, str], stage: str = STAGE) -> RunningServer:
     """Stage 5 with CELERY_BROKER_URL and CELERY_RESULT_BACKEND pointing at Redis."""
     env = {**env, **redis_env()}
     # Two processes, so one test's job does not wait for the previous test's job.
-    start_worker(serve, env, concurrency=2)
-    return start_api(serve, env)
+    start_worker(serve, env, concurrency=2, stage=stage)
+    return start_api(serve, env, stage)
 
 
-def on_rabbitmq(serve: StartServer, env: dict[str, str]) -> RunningServer:
+def on_rabbitmq(serve: StartServer, env: dict[str, str], stage: str = STAGE) -> RunningServer:
     """Stage 5 with CELERY_BROKER_URL=amqp://... and results in Redis."""
     env = {**env, **rabbitmq_env()}
-    start_worker(serve, env, concurrency=2)
-    return start_api(serve, env)
+    start_worker(serve, env, concurrency=2, stage=stage)
+    return start_api(serve, env, stage)
 
 
 @atexit.register

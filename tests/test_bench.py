@@ -182,3 +182,21 @@ def test_percentiles_are_measured_values_by_nearest_rank() -> None:
     assert percentile(samples, 99) == 99.0
     assert percentile([3.0, 1.0, 2.0], 99) == 3.0
     assert percentile([7.0], 50) == 7.0
+
+
+def test_the_stage6_streams_bench_runs_end_to_end() -> None:
+    # Tiny sizes: the script starts its worker and API, opens streams and prints its table.
+    command = [sys.executable, "-m", "bench.step6_streams", "--streams", "3", "--jobs", "3"]
+    command += ["--window", "0.2", "--requests", "20"]
+    finished = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    [rows] = [rows for header, rows in tables(finished.stdout).items() if "p99" in header]
+    assert [row[0] for row in rows] == [
+        "idle: no job, no stream",
+        "3 streams open, 3 jobs queued or running",
+    ]
+    for row in rows:
+        assert DURATION.match(row[1]) and DURATION.match(row[2]), row
+        assert re.match(r"^\d+ %$", row[3]), row

@@ -64,3 +64,27 @@ def test_an_ellipsis_in_the_block_stands_for_the_lines_it_leaves_out(
     block = console_block("step2_background")
     assert console_problems([block[0], "...", block[-1]], stage2_console) == []
     assert console_problems([block[0], block[-1]], stage2_console)  # without it: lines missing
+
+
+# Two processes in one console (stage 5's `python -m`): the API's lines and the worker's.
+API_LINES = [
+    "Entering endpoint",
+    "Exiting endpoint",
+    'INFO:     1.2.3.4:5 - "POST /x HTTP/1.1" 200',
+]
+WORKER_LINES = ["[2026-01-01 00:00:00,000: INFO/MainProcess] received", "Starting long task"]
+
+
+def from_the_worker(line: str) -> bool:
+    return line in WORKER_LINES
+
+
+def test_two_processes_lines_may_interleave_either_way_but_each_keeps_its_order() -> None:
+    block = API_LINES + WORKER_LINES
+    raced = API_LINES[:2] + WORKER_LINES[:1] + API_LINES[2:] + WORKER_LINES[1:]
+    assert console_problems(block, raced) != []  # one console order only, without the split
+    assert console_problems(block, raced, from_the_worker) == []
+    worker_reversed = API_LINES + WORKER_LINES[::-1]
+    assert console_problems(block, worker_reversed, from_the_worker) != []
+    api_reversed = API_LINES[::-1] + WORKER_LINES
+    assert console_problems(block, api_reversed, from_the_worker) != []

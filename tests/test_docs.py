@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -586,6 +586,17 @@ def live_timings() -> dict[str, StageTiming]:
     return {row[0]: measure_stage(row[0], _seconds(row[1])) for row in rows}
 
 
+# Stage 5's job runs in a worker process: its lines and the API's each keep their order, but not
+# the order between them (the access line can follow "starting" on a busy machine).
+WORKER_EVENTS = {"step5_queue": {"starting", "ending"}}
+
+
+def per_process(stage: str, order: Sequence[str]) -> tuple[list[str], list[str]]:
+    """A console order split into the web process's events and the worker's."""
+    worker = WORKER_EVENTS.get(stage, set())
+    return [e for e in order if e not in worker], [e for e in order if e in worker]
+
+
 # How each edition's compare page says how close its figures are checked.
 STATED_TOLERANCE = {
     ENGLISH.language: f"within {COMPARE_TOLERANCE_SECONDS} s of the",
@@ -604,7 +615,7 @@ def test_compare_page_table_agrees_with_a_live_measurement(
     assert stated in (edition.docs / "compare.md").read_text(encoding="utf-8"), stated
     measured = [live_timings[row[0]] for row in rows]
     for (stage, _job, response, finished, order), live in zip(rows, measured, strict=True):
-        assert " → ".join(live.console_order) == order, stage
+        assert per_process(stage, live.console_order) == per_process(stage, order.split(" → "))
         assert abs(live.response_seconds - _seconds(response)) < COMPARE_TOLERANCE_SECONDS, (
             f"{stage}: page says the response came after {response}, "
             f"measured {live.response_seconds:.3f} s"

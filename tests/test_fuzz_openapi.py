@@ -28,7 +28,7 @@ def serve_stage(serve: StartServer, stage: str) -> RunningServer:
     env = {"TASK_SECONDS": "0"}  # the job's length changes nothing in the API's answers
     if stage == "step4_database":
         env["DATABASE_URL"] = scratch_sqlite_url()
-    if stage == "step5_queue":
+    if stage in {"step5_queue", "step6_progress"}:
         # The API alone, on its embedded queue: jobs wait in the folder, statuses say "queued".
         env |= embedded_env()
     return serve(f"{stage}.app:app", args=["--no-access-log"], env=env)
@@ -42,6 +42,8 @@ def serve_stage(serve: StartServer, stage: str) -> RunningServer:
         ("step3_status", SERVER_ERRORS_ONLY),
         ("step4_database", DECLARED_STATUSES_TOO),
         ("step5_queue", DECLARED_STATUSES_TOO),
+        # Its cancel (202, 404, 409) and event stream (200, 204, 404) are declared too.
+        ("step6_progress", DECLARED_STATUSES_TOO),
     ],
 )
 def test_fuzzing_the_schema_finds_no_failure(

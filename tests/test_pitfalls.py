@@ -347,9 +347,9 @@ def test_two_workers_answer_404_for_ids_the_other_worker_created(
     codes = [code for per_id in answers.values() for code in per_id]
     assert set(codes) == {200, 404}
     share = 100 * codes.count(404) / len(codes)
-    # One shared dict would give 0 %. The kernel does not split connections evenly (five runs
-    # on 2 busy cores gave 19 to 53 %), so 20-80 % would be flaky: both workers must answer at
-    # least a tenth of the requests.
+    # One shared dict would give 0 %. The kernel does not split connections evenly (runs on 2
+    # busy cores gave 19 to 61 %), so 20-80 % would be flaky: both workers must answer at least
+    # a tenth of the requests.
     assert 10 <= share <= 90, f"{share:.0f} % of answers were 404"
     # The same id exists or not depending on which process answers.
     assert any(set(per_id) == {200, 404} for per_id in answers.values())
@@ -358,7 +358,8 @@ def test_two_workers_answer_404_for_ids_the_other_worker_created(
         "p4_404_share",
         "stage 3 under `--workers 2`: GET /status for ids it created answered 404",
         share,
-        tolerance=40,  # with the page's ~45 %: the 10-90 % the test asserts, give or take 5
+        # The page's figure is one run's: any share seen here (19-61 %) must agree with any other.
+        tolerance=50,
     )
 
 

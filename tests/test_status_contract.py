@@ -7,6 +7,7 @@ A deployment is a function that starts everything the stage needs and returns it
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -42,6 +43,8 @@ DEPLOYMENTS: dict[str, Deployment] = {
     "step5_queue-embedded": embedded,
     "step5_queue-redis": on_redis,
     "step5_queue-rabbitmq": on_rabbitmq,
+    # Stage 6 is stage 5 plus progress and cancel: the same contract, on its default queue.
+    "step6_progress-embedded": functools.partial(embedded, stage="step6_progress"),
 }
 
 

@@ -1,0 +1,273 @@
+"""Stage 6 in a browser: the live page at / and Flower, Celery's dashboard, in Debian's Chromium.
+
+The page is served as the docs page says to run it, `python -m step6_progress` (the API and a
+worker in one console), and Flower by its one command, `celery ... flower`, on the same embedded
+queue; Chromium may talk to nothing but them. The docs page's screenshot
+comes from here: a run writes it to .pytest_screenshots/, and with STAGE6_SCREENSHOT=write (or
+when the docs have none yet) to docs/step6/, where the page shows it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.step5_deployments import embedded_env
+from uvicorn_harness.server import REPO_ROOT, RunningServer, StartServer, wait_until
+
+STAGE = "step6_progress"
+CHROMIUM = Path("/usr/bin/chromium")
+# As tests/test_docs.py starts it: headless, and no traffic of Chromium's own.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+# Long enough to see the bars move and cancel a job mid-run: ten steps of 0.2 s.
+JOB_SECONDS = 2.0
+PAGE_WAIT_MS = 20_000  # every wait in the browser has this deadline
+SCREENSHOTS = REPO_ROOT / ".pytest_screenshots"
+MARGIN_PX = 24  # below the table, in the docs' picture
+DOCS_SCREENSHOT = REPO_ROOT / "docs" / "step6" / "live-page.png"
+WRITE_SCREENSHOT = os.environ.get("STAGE6_SCREENSHOT") == "write"
+FLOWER_READY = "Visit me at"
+WORKER_READY = " ready."  # Celery's line once the worker takes jobs
+
+
+@dataclass
+class Browser:
+    page: Any  # playwright.sync_api.Page
+    outside_requests: list[str]
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    api: RunningServer  # `python -m step6_progress`: its worker prints into the same console
+    flower_url: str
+    flower_job: str  # posted as the module starts, for Flower to show when it has finished
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_flower(serve: StartServer, env: dict[str, str], port: int) -> RunningServer:
+    """The one command the docs page gives, on 127.0.0.1 and a free port."""
+    command = [sys.executable, "-m", "celery", "-A", f"{STAGE}.tasks", "flower"]
+    command += ["--address=127.0.0.1", f"--port={port}"]
+    return serve(command=command, env=env, ready_line=FLOWER_READY, serves_http=False)
+
+
+@pytest.fixture(scope="module")
+def deployment(serve: StartServer) -> Deployment:
+    env = {**embedded_env(), "TASK_SECONDS": str(JOB_SECONDS)}
+    port = free_port()
+    # Four worker processes: the page's three jobs and Flower's run at once.
+    stage_env = {**env, "PORT": "0", "WORKER_CONCURRENCY": "4"}
+    # Flower first among equals: it only counts the tasks whose events it saw.
+    with ThreadPoolExecutor(2) as starting:
+        flower = starting.submit(start_flower, serve, env, port)
+        # Stopped with SIGKILL (the whole group): no test here waits for a warm shutdown.
+        command = [sys.executable, "-m", STAGE]
+        api = starting.submit(serve, command=command, env=stage_env, stop_signal=signal.SIGKILL)
+        flower.result()
+    api.result().wait_for_line(lambda text: text.endswith(WORKER_READY))
+    flower_job = httpx.post(f"{api.result().url}/long_task").json()
+    return Deployment(api.result(), f"http://127.0.0.1:{port}", flower_job)
+
+
+@pytest.fixture(scope="module")
+def browser(deployment: Deployment) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} not found, but CI should have installed it (.ci/run)")
+        pytest.skip(f"{CHROMIUM} not found: install Debian's Chromium (`apt-get install chromium`)")
+    from playwright.sync_api import Route, sync_playwright
+
+    ours = (deployment.api.url, deployment.flower_url)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = chromium.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(PAGE_WAIT_MS)
+            checked = Browser(page, [], [])
+
+            # No request may leave 127.0.0.1: no CDN, no fonts, no analytics.
+            def only_ours(route: Route) -> None:
+                if route.request.url.startswith(ours):
+                    route.continue_()
+                else:
+                    checked.outside_requests.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_ours)
+            page.on("pageerror", lambda error: checked.errors.append(str(error)))
+            yield checked
+        finally:
+            chromium.close()
+
+
+def row_states(browser: Browser) -> list[str]:
+    """Each row's state, oldest job first (the page puts the newest on top)."""
+    states: list[str] = browser.page.eval_on_selector_all(
+        "#rows tr", "rows => rows.map(row => row.dataset.status).reverse()"
+    )
+    return states
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's header (IHDR, right after the 8-byte signature)."""
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])
+    return width, height
+
+
+def keep_screenshot(browser: Browser, name: str, down_to: str | None = None) -> Path:
+    """A screenshot at the viewport's width, cut below the element `down_to` if given."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / name
+    if down_to is None:
+        browser.page.screenshot(path=str(shot))
+    else:
+        box = browser.page.locator(down_to).bounding_box()
+        bottom = round(box["y"] + box["height"] + MARGIN_PX)
+        clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": bottom}
+        browser.page.screenshot(path=str(shot), clip=clip)
+    return shot
+
+
+def test_the_live_page_shows_three_jobs_move_and_one_cancelled(
+    browser: Browser, deployment: Deployment
+) -> None:
+    page = browser.page
+    page.goto(deployment.api.url + "/")
+    for _ in range(3):
+        page.click("#start")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 3")
+    # Every bar moves: each job has done two steps, as its stream reported them.
+    page.wait_for_function(
+        "[...document.querySelectorAll('#rows progress')].every(bar => bar.value >= 2)"
+    )
+    # Cancel the middle one (rows: newest on top).
+    middle = page.locator("#rows tr").nth(1)
+    middle.get_by_role("button", name="Cancel").click()
+    page.wait_for_function(
+        "document.querySelectorAll('#rows tr')[1].dataset.status === 'cancelled'"
+    )
+    assert middle.get_by_role("button", name="Cancel").is_disabled()
+    shot = keep_screenshot(browser, "step6-live-page.png", down_to=".jobs")
+    if WRITE_SCREENSHOT or not DOCS_SCREENSHOT.exists():
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, DOCS_SCREENSHOT)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#rows tr')]"
+        ".filter(row => row.dataset.status === 'completed').length === 2"
+    )
+    assert row_states(browser) == ["completed", "cancelled", "completed"]
+    cancelled_steps = middle.locator("td.steps").inner_text()
+    assert cancelled_steps != "10/10", cancelled_steps
+    assert not browser.outside_requests, browser.outside_requests
+    assert not browser.errors, browser.errors
+
+
+def test_the_docs_screenshot_is_this_test_s_picture() -> None:
+    # The committed picture is one this module took: the viewport's width, cut below 3 rows.
+    width, height = png_size(DOCS_SCREENSHOT)
+    assert width == VIEWPORT["width"] and 150 < height < 400, (width, height)
+
+
+FIFTY = 50
+
+
+def test_the_page_stays_readable_with_50_jobs(browser: Browser, deployment: Deployment) -> None:
+    page = browser.page
+    page.goto(deployment.api.url + "/")
+    page.evaluate(
+        f"async () => {{ for (let n = 0; n < {FIFTY}; n++) {{ "
+        "document.getElementById('start').click(); } }"
+    )
+    page.wait_for_function(f"document.querySelectorAll('#rows tr').length === {FIFTY}")
+    ids = page.eval_on_selector_all("#rows tr", "rows => rows.map(row => row.dataset.id)")
+    with httpx.Client(base_url=deployment.api.url) as client, ThreadPoolExecutor(8) as asking:
+        answers = asking.map(lambda task_id: client.post(f"/tasks/{task_id}/cancel"), ids)
+        # 409 for a job that finished first.
+        assert {answer.status_code for answer in answers} <= {202, 409}
+    # The page has at most 4 streams open; each ends at its job's final event and the next
+    # opens, so every row learns its end.
+    page.wait_for_function(
+        "[...document.querySelectorAll('#rows tr')]"
+        ".every(row => ['cancelled', 'completed'].includes(row.dataset.status))"
+    )
+    keep_screenshot(browser, "step6-live-page-50-jobs.png")
+    # Readable: the table scrolls inside its box, the page neither grows nor scrolls sideways.
+    layout = page.evaluate(
+        """() => {
+          const box = document.querySelector('.jobs');
+          const row = document.querySelector('#rows tr');
+          return {
+            scrolls_inside: box.scrollHeight > box.clientHeight,
+            page_height: document.documentElement.scrollHeight,
+            page_width: document.documentElement.scrollWidth,
+            row_height: row.getBoundingClientRect().height,
+          };
+        }"""
+    )
+    assert layout["scrolls_inside"], layout
+    assert layout["page_height"] <= VIEWPORT["height"], layout
+    assert layout["page_width"] <= VIEWPORT["width"], layout
+    assert layout["row_height"] <= 28, layout  # compact: about 17 rows in view
+    assert not browser.outside_requests, browser.outside_requests
+    assert not browser.errors, browser.errors
+
+
+def test_flower_shows_the_worker_a_finished_task_and_a_cancelled_one(
+    browser: Browser, deployment: Deployment
+) -> None:
+    page = browser.page
+    api = httpx.Client(base_url=deployment.api.url)
+    cancelled = api.post("/long_task").json()
+    wait_until(lambda: api.get(f"/tasks/{cancelled}").json()["progress"], 20, "a running job")
+    api.post(f"/tasks/{cancelled}/cancel")
+    page.goto(deployment.flower_url + "/workers")
+    # The worker `python -m` started, by the name Celery gave it: celery@<this host>.
+    page.get_by_text(f"celery@{socket.gethostname()}").first.wait_for()
+    # Flower's task list comes from the worker's task events (worker_send_task_events); the
+    # page shows what Flower knew when it loaded, so load it again until both jobs have ended.
+    # The cancelled job says so itself (tasks.py): Celery sends no event for Ignore.
+    expected = {deployment.flower_job: "SUCCESS", cancelled: "REVOKED"}
+
+    def flower_shows_both() -> bool:
+        page.goto(deployment.flower_url + "/tasks")
+        page.wait_for_load_state("networkidle")
+        rows = {task_id: page.locator("tr", has_text=task_id) for task_id in expected}
+        return all(
+            row.count() == 1 and expected[task_id] in row.inner_text()
+            for task_id, row in rows.items()
+        )
+
+    wait_until(flower_shows_both, JOB_SECONDS * 5, "Flower to list both tasks as ended", 0.5)
+    keep_screenshot(browser, "step6-flower-tasks.png")
+    api.close()
+    assert not browser.outside_requests, browser.outside_requests
