@@ -647,9 +647,10 @@ def test_a_task_with_its_own_session_leaves_requests_fast(
     wait_for_jobs_to_end(session_server, POOL_SIZE + 1, since)
     statuses = [httpx.get(f"{session_server.url}/jobs/{i}").json() for i in ids]
     assert statuses == ["completed"] * (POOL_SIZE + 1)
-    assert read < SESSION_JOB / 10
+    # The default scope's request waits for a job (over half of it, above); this one does not.
+    assert read < SESSION_JOB / 2
     label = f"fix, {POOL_SIZE + 1} jobs of {SESSION_JOB:g} s running: GET /jobs/ID took"
-    figure(request, "p11_own_session_read", label, read, SESSION_JOB / 10)
+    figure(request, "p11_own_session_read", label, read, FAST)
 
 
 # --- 12. asyncio.create_task instead of BackgroundTasks ---------------------------------------
