@@ -60,10 +60,12 @@ from uvicorn_harness.server import REPO_ROOT, RunningServer, StartServer, wait_u
 JOB = 1.0  # where the job's length only has to be visible next to a fast answer
 POOL_JOB = 3.0  # pitfall 3: long enough that 40 jobs are posted well before the first ends
 DEFAULT_THREAD_TOKENS = 40  # anyio's default limiter, shared by every sync call in the app
-# Tolerance for "at once" figures. A tenth of the job (0.1 s) was tried and failed: on 2 shared
-# cores the same at-once figure measured 55 to 298 ms across runs. 0.3 s still keeps every
-# at-once figure well under the 1 s job it must not wait for.
-FAST = 0.3 * JOB
+# Tolerance for "at once" figures: from a page figure of tens of ms, a live one up to just under
+# half the job, where it would meet the figures that wait for it. A tenth of the job failed (on
+# 2 shared cores the same at-once figure measured 55 to 298 ms across runs), and 0.3 s did too
+# once four test processes shared the cores (373 ms).
+FAST_SHARE = 0.45
+FAST = FAST_SHARE * JOB
 SLOW = 0.5  # tolerance, as a share of the job, for figures that wait for a job
 STATUS_LOG = re.compile(r'"GET /status\?task_id=\S+ HTTP/1\.1" (\d{3})')
 SHUTDOWN_WAITS = "Waiting for background tasks to complete. (CTRL+C to force quit)"
@@ -647,9 +649,10 @@ def test_a_task_with_its_own_session_leaves_requests_fast(
     wait_for_jobs_to_end(session_server, POOL_SIZE + 1, since)
     statuses = [httpx.get(f"{session_server.url}/jobs/{i}").json() for i in ids]
     assert statuses == ["completed"] * (POOL_SIZE + 1)
-    assert read < SESSION_JOB / 10
+    # The default scope's request waits for a job (over half of it, above); this one does not.
+    assert read < SESSION_JOB / 2
     label = f"fix, {POOL_SIZE + 1} jobs of {SESSION_JOB:g} s running: GET /jobs/ID took"
-    figure(request, "p11_own_session_read", label, read, SESSION_JOB / 10)
+    figure(request, "p11_own_session_read", label, read, FAST_SHARE * SESSION_JOB)
 
 
 # --- 12. asyncio.create_task instead of BackgroundTasks ---------------------------------------
