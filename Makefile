@@ -34,10 +34,12 @@ bench: $(INSTALLED)  ## every stage side by side (a few minutes); writes docs/be
 test: $(INSTALLED)  ## the whole test suite against real servers
 	$(BIN)/python -m pytest
 
-# The Chinese edition is a config of its own (mkdocs.zh.yml, docs/zh/); mkdocs.yml's hook
-# (docs_hooks/serve_chinese.py) makes `mkdocs serve` serve it under /zh/ as well.
-docs: $(DOCS_INSTALLED)  ## serve the docs site on http://127.0.0.1:8001, Chinese at /zh/ (8000 is for the stages)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+# The Chinese edition is a config of its own (mkdocs.zh.yml, docs/zh/), built into site/zh/: one
+# `mkdocs serve` serves one config, so `make docs` builds both and serves the folder. To edit a
+# page with live reload: mkdocs serve (English) or mkdocs serve -f mkdocs.zh.yml (Chinese).
+docs: docs-build  ## build both editions, serve them on http://127.0.0.1:8001, Chinese at /zh/ (8000 is for the stages)
+	@echo "Serving http://127.0.0.1:8001/ and http://127.0.0.1:8001/zh/ (Ctrl+C stops)"
+	$(BIN)/python -m http.server 8001 --bind 127.0.0.1 --directory site
 
 docs-build: $(DOCS_INSTALLED)  ## build the docs into site/ and site/zh/, failing on any warning
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

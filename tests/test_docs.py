@@ -68,9 +68,10 @@ MIN_DIAGRAM_TEXT_PX = 12.0
 MAX_STAGE_PAGE_PX = 6800
 # An arrowhead on the dark scheme must be light: relative luminance of its fill (0 black, 1 white).
 MIN_DARK_ARROWHEAD_LUMINANCE = 0.4
-# How far a figure on the compare page may be from a fresh measurement. Far above the noise of a
-# request round trip, far below the gap between the stages (a whole job length).
-COMPARE_TOLERANCE_SECONDS = 0.3
+# How far a figure on the compare page may be from a fresh measurement: under half the gap between
+# the stages (a whole job length, 1 s), above the noise of a loaded machine (0.3 s failed once
+# with four test processes on 2 cores: stage 5's first POST took 0.42 s).
+COMPARE_TOLERANCE_SECONDS = 0.45
 
 # The stage pages this height limit applies to (stage 5's page is being rewritten in its own issue).
 OWN_STAGE_PAGES = (
