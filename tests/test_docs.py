@@ -41,25 +41,13 @@ from bench.timeline import STACKED_FILE, read_drawn, stage_file
 from pitfalls.measure_memory import CHART_FILE as MEMORY_CHART
 from pitfalls.measure_memory import FIGURE_FILE as MEMORY_TABLE
 from pitfalls.measure_memory import read_table as read_memory_table
+from tests.chromium import VIEWPORT, Browser, local_browser
 from tests.docs_build import CHINESE, DOCS, EDITIONS, ENGLISH, DocsBuild, Edition, site_path
 from uvicorn_harness.server import REPO_ROOT, wait_until
 from uvicorn_harness.stage_timing import StageTiming, format_table, measure_one_job
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RENDER_SECONDS = 15.0
-# The width the site is read at; the checks below (no sideways scrolling, legible diagrams) hold
-# there. Screenshots of every page land in SCREENSHOTS so a reviewer can look (gitignored).
-VIEWPORT = {"width": 1280, "height": 800}
+# Screenshots of every page, at VIEWPORT's width, land here so a reviewer can look (gitignored).
 SCREENSHOTS = REPO_ROOT / ".pytest_screenshots"
 MIN_DIAGRAM_TEXT_PX = 12.0
 # Stage pages lead with what changed; the whole files sit in collapsed blocks. The aim is about
@@ -686,48 +674,13 @@ def site_url(docs_build: DocsBuild) -> Iterator[str]:
             thread.join()
 
 
-@dataclass
-class Browser:
-    page: Any  # playwright.sync_api.Page
-    cdp: Any  # playwright.sync_api.CDPSession
-    outside_requests: list[str]
-    errors: list[str]
-
-
 @pytest.fixture(scope="module")
 def browser(site_url: str) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        # CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} not found, but CI should have installed it (.ci/run)")
-        pytest.skip(
-            f"{CHROMIUM} not found: install Debian's Chromium (`apt-get install chromium`, "
-            "as .ci/run does) to run the browser check"
-        )
-    from playwright.sync_api import Route, sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = chromium.new_page(viewport=VIEWPORT)
-            # mkdocs-material draws each diagram in a closed shadow root; open it, so the checks
-            # below can measure the diagram's text from a page script (rendering is unchanged).
-            page.add_init_script(OPEN_SHADOW_ROOTS)
-            checked = Browser(page, page.context.new_cdp_session(page), [], [])
-
-            # Nothing may leave 127.0.0.1: the mermaid script and fonts must come from the site.
-            def only_the_site(route: Route) -> None:
-                if route.request.url.startswith(site_url):
-                    route.continue_()
-                else:
-                    checked.outside_requests.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", only_the_site)
-            page.on("pageerror", lambda error: checked.errors.append(str(error)))
-            yield checked
-        finally:
-            chromium.close()
+    # Nothing may leave 127.0.0.1: the mermaid script and fonts must come from the site.
+    # mkdocs-material draws each diagram in a closed shadow root; OPEN_SHADOW_ROOTS opens it, so
+    # the checks below can measure the diagram's text from a page script (rendering unchanged).
+    with local_browser(site_url, init_script=OPEN_SHADOW_ROOTS) as browser:
+        yield browser
 
 
 # The text of each <svg> inside a rendered `div.mermaid`. mkdocs-material draws each diagram in

@@ -20,28 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.chromium import VIEWPORT, Browser, local_browser
 from tests.step5_deployments import embedded_env
 from uvicorn_harness.server import REPO_ROOT, RunningServer, StartServer, wait_until
 
 STAGE = "step6_progress"
-CHROMIUM = Path("/usr/bin/chromium")
-# As tests/test_docs.py starts it: headless, and no traffic of Chromium's own.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 800}
 # Long enough to see the bars move and cancel a job mid-run: ten steps of 0.2 s.
 JOB_SECONDS = 2.0
 PAGE_WAIT_MS = 20_000  # every wait in the browser has this deadline
@@ -51,13 +38,6 @@ DOCS_SCREENSHOT = REPO_ROOT / "docs" / "step6" / "live-page.png"
 WRITE_SCREENSHOT = os.environ.get("STAGE6_SCREENSHOT") == "write"
 FLOWER_READY = "Visit me at"
 WORKER_READY = " ready."  # Celery's line once the worker takes jobs
-
-
-@dataclass
-class Browser:
-    page: Any  # playwright.sync_api.Page
-    outside_requests: list[str]
-    errors: list[str]
 
 
 @dataclass(frozen=True)
@@ -101,33 +81,10 @@ def deployment(serve: StartServer) -> Deployment:
 
 @pytest.fixture(scope="module")
 def browser(deployment: Deployment) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} not found, but CI should have installed it (.ci/run)")
-        pytest.skip(f"{CHROMIUM} not found: install Debian's Chromium (`apt-get install chromium`)")
-    from playwright.sync_api import Route, sync_playwright
-
-    ours = (deployment.api.url, deployment.flower_url)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = chromium.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(PAGE_WAIT_MS)
-            checked = Browser(page, [], [])
-
-            # No request may leave 127.0.0.1: no CDN, no fonts, no analytics.
-            def only_ours(route: Route) -> None:
-                if route.request.url.startswith(ours):
-                    route.continue_()
-                else:
-                    checked.outside_requests.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", only_ours)
-            page.on("pageerror", lambda error: checked.errors.append(str(error)))
-            yield checked
-        finally:
-            chromium.close()
+    # No request may leave 127.0.0.1: no CDN, no fonts, no analytics.
+    with local_browser(deployment.api.url, deployment.flower_url) as browser:
+        browser.page.set_default_timeout(PAGE_WAIT_MS)
+        yield browser
 
 
 def row_states(browser: Browser) -> list[str]:
