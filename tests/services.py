@@ -178,13 +178,41 @@ def _start_rabbitmq_node(rabbitmq: Any, config: Path) -> None:
         del os.environ["RABBITMQ_CONFIG_FILE"]
 
 
+def _stop_rabbitmq_node(rabbitmq: Any, killed: bool = False) -> None:
+    """Stop the node and wait until its processes are gone. Debian's rabbitmq-server wrapper
+    exits first; the node goes on writing its folder for a moment, and removing the folder
+    under it failed once ("Directory not empty: msg_store_transient")."""
+    node = rabbitmq.envvars["RABBITMQ_NODENAME"]
+    if killed:
+        rabbitmq.kill(sig=signal.SIGKILL)
+    else:
+        rabbitmq.stop()
+    deadline = time.monotonic() + 30
+    while _processes_naming(node):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"RabbitMQ node {node} still runs 30 s after it was stopped")
+        time.sleep(0.05)  # polling, with a deadline, for processes we started to end
+
+
+def _processes_naming(node: str) -> list[int]:
+    """The processes whose command line names this RabbitMQ node (beam, epmd excluded)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        with suppress(psutil.Error):
+            if any(node.split("@")[0] in part for part in process.info["cmdline"] or []):
+                found.append(process.info["pid"])
+    return [pid for pid in found if pid != os.getpid()]
+
+
 def _start_rabbitmq(stack: ExitStack) -> str | None:
     found = _rabbitmq_executor(stack)
     if found is None:
         return None
     rabbitmq, url, config = found
     _start_rabbitmq_node(rabbitmq, config)
-    stack.callback(rabbitmq.stop)
+    stack.callback(_stop_rabbitmq_node, rabbitmq)
     return url
 
 
@@ -355,20 +383,23 @@ class PrivateBroker:
     restart: Callable[[bool], None]
 
 
+def _stop_executor(executor: Any, killed: bool = False) -> None:
+    if killed:
+        executor.kill(sig=signal.SIGKILL)
+    else:
+        executor.stop()
+
+
 def _restart(
-    executor: Any,
+    stop: Callable[[bool], None],
     url: str,
     answers: Callable[[str], bool],
     start: Callable[[], None],
     killed: bool = False,
 ) -> None:
-    """Stop `executor`, wait until its port is closed, start it again. (Debian's rabbitmq-server
-    wrapper exits before the node has closed its port, and a start while the port is open would
-    find it "already running".)"""
-    if killed:
-        executor.kill(sig=signal.SIGKILL)
-    else:
-        executor.stop()
+    """Stop the server (`stop(killed)`), wait until its port is closed, start it again. (A start
+    while the port is open would find it "already running".)"""
+    stop(killed)
     host, port = _host_port(url, 0)
     deadline = time.monotonic() + 30
     while _port_open(host, port):
@@ -406,7 +437,8 @@ def private_broker(name: str, *, persistent: bool = True) -> Iterator[PrivateBro
             if found is not None:
                 redis, url = found
                 stack.enter_context(redis)
-                restart = functools.partial(_restart, redis, url, service.answers, redis.start)
+                stop = functools.partial(_stop_executor, redis)
+                restart = functools.partial(_restart, stop, url, service.answers, redis.start)
                 yield PrivateBroker(url, restart)
                 return
         elif name == "RabbitMQ":
@@ -414,10 +446,17 @@ def private_broker(name: str, *, persistent: bool = True) -> Iterator[PrivateBro
             if found_node is not None:
                 rabbitmq, url, config = found_node
                 _start_rabbitmq_node(rabbitmq, config)
-                stack.callback(rabbitmq.stop)
+                stack.callback(_stop_rabbitmq_node, rabbitmq)
                 start = functools.partial(_start_rabbitmq_node, rabbitmq, config)
                 yield PrivateBroker(
-                    url, functools.partial(_restart, rabbitmq, url, service.answers, start)
+                    url,
+                    functools.partial(
+                        _restart,
+                        functools.partial(_stop_rabbitmq_node, rabbitmq),
+                        url,
+                        service.answers,
+                        start,
+                    ),
                 )
                 return
         reason = (
