@@ -195,7 +195,7 @@ def _stop_rabbitmq_node(rabbitmq: Any, killed: bool = False) -> None:
 
 
 def _processes_naming(node: str) -> list[int]:
-    """The processes whose command line names this RabbitMQ node (beam, epmd excluded)."""
+    """The processes whose command line names this RabbitMQ node: its Erlang VM and wrapper."""
     import psutil
 
     found = []

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from signal import SIGKILL
 
+import httpx
 import kombu
 import redis
 
@@ -104,6 +105,26 @@ def node_of(worker: RunningServer) -> str:
 
 def start_api(serve: StartServer, env: dict[str, str], stage: str = STAGE) -> RunningServer:
     return serve(f"{stage}.app:app", env=env)
+
+
+# The settings of each deployment the crash and restart tests run on, by broker.
+BROKER_ENVS = {"embedded": embedded_env, "redis": redis_env, "rabbitmq": rabbitmq_env}
+
+
+def post_job(api: RunningServer) -> str:
+    response = httpx.post(f"{api.url}/long_task")
+    response.raise_for_status()
+    task_id: str = response.json()
+    return task_id
+
+
+def status_code_and_status(api: RunningServer, task_id: str) -> tuple[int, object]:
+    response = httpx.get(f"{api.url}/status", params={"task_id": task_id})
+    return response.status_code, response.json()
+
+
+def status_of(api: RunningServer, task_id: str) -> object:
+    return status_code_and_status(api, task_id)[1]
 
 
 def embedded(serve: StartServer, env: dict[str, str], stage: str = STAGE) -> RunningServer:

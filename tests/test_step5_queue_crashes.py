@@ -23,14 +23,16 @@ import redis
 from step5_queue.tasks import ENDING, STARTING
 from tests import crash_table
 from tests.step5_deployments import (
+    BROKER_ENVS,
     REDIS_URL,
     STAGE,
     embedded_env,
     message_files,
-    rabbitmq_env,
+    post_job,
     redis_env,
     start_api,
     start_worker,
+    status_of,
 )
 from uvicorn_harness.server import ConsoleLine, RunningServer, StartServer, wait_until
 
@@ -51,7 +53,6 @@ DUPLICATE_RUNS_ON_PAGE = re.compile(r"ran the job \*\*(\d+) times\*\*")
 POOL_RESTART_WITHIN = 8.0
 # ...and when every pool process was killed, it has completed within this many.
 EVERY_POOL_BACK_WITHIN = 20.0
-BROKERS = {"embedded": embedded_env, "redis": redis_env, "rabbitmq": rabbitmq_env}
 # When a job whose whole worker died starts again on the next worker, in seconds after its first
 # start. Redis: once the visibility timeout has passed (above). RabbitMQ: as soon as it sees the
 # dead worker's connection close (a kill -9 closes its socket at once), with no timeout to wait
@@ -65,16 +66,6 @@ HANDED_OVER = {
 # Stage 6 (stage 5 plus progress and cancel) must keep stage 5's guarantees. Its own module
 # kills a pool process mid-progress and reads the stream; here, its whole worker dies.
 STAGE6 = "step6_progress"
-
-
-def post_job(api: RunningServer) -> str:
-    response = httpx.post(f"{api.url}/long_task")
-    response.raise_for_status()
-    return response.json()
-
-
-def status_of(api: RunningServer, task_id: str) -> str:
-    return httpx.get(f"{api.url}/status", params={"task_id": task_id}).json()
 
 
 def pool_children(worker: RunningServer) -> list[psutil.Process]:
@@ -91,11 +82,11 @@ def first_start(workers: list[RunningServer]) -> tuple[RunningServer, ConsoleLin
     return None
 
 
-@pytest.mark.parametrize("broker", BROKERS)
+@pytest.mark.parametrize("broker", BROKER_ENVS)
 def test_killing_the_pool_process_mid_job_runs_the_job_again(
     broker: str, request: pytest.FixtureRequest, serve_fresh: StartServer
 ) -> None:
-    env = {**BROKERS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
+    env = {**BROKER_ENVS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
     worker = start_worker(serve_fresh, env)
     api = start_api(serve_fresh, env)
     since = worker.mark()
@@ -123,14 +114,14 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
     crash_table.check(request.config, cell)
 
 
-@pytest.mark.parametrize("broker", BROKERS)
+@pytest.mark.parametrize("broker", BROKER_ENVS)
 def test_killing_every_pool_process_mid_job_runs_that_job_and_the_next(
     broker: str, request: pytest.FixtureRequest, serve_fresh: StartServer
 ) -> None:
     # Two processes: one runs the job, the other waits for one. On billiard's threaded pool,
     # which kombu's own folder transport got, the waiting one held the jobs' pipe lock, and
     # killing it stopped every job for good (see step5_queue/folder_transport.py).
-    env = {**BROKERS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
+    env = {**BROKER_ENVS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
     worker = start_worker(serve_fresh, env, concurrency=2)
     api = start_api(serve_fresh, env)
     killed_id = post_job(api)
@@ -158,7 +149,7 @@ def test_killing_the_whole_worker_hands_the_job_to_the_next_worker(
     broker: str, request: pytest.FixtureRequest, serve_fresh: StartServer
 ) -> None:
     env = {
-        **BROKERS[broker](),
+        **BROKER_ENVS[broker](),
         "TASK_SECONDS": str(KILLED_JOB_SECONDS),
         "CELERY_VISIBILITY_TIMEOUT": str(SHORT_VISIBILITY_SECONDS),
     }

@@ -13,7 +13,6 @@ import signal
 import time
 from dataclasses import dataclass
 
-import httpx
 import pytest
 import redis
 
@@ -21,10 +20,17 @@ from step5_queue.tasks import ENDING, QUEUE_NAME, STARTING
 from tests import crash_table
 from tests.pitfall_figures import WRITE_FIGURES
 from tests.services import PrivateBroker, private_broker
-from tests.step5_deployments import embedded_env, rabbitmq_env, redis_env, start_api, start_worker
+from tests.step5_deployments import (
+    BROKER_ENVS,
+    post_job,
+    redis_env,
+    start_api,
+    start_worker,
+    status_code_and_status,
+    status_of,
+)
 from uvicorn_harness.server import RunningServer, StartServer, wait_until
 
-BROKERS = {"embedded": embedded_env, "redis": redis_env, "rabbitmq": rabbitmq_env}
 # The restarted API answers within this many seconds of the kill: a uvicorn start.
 API_BACK_WITHIN = 5.0
 # The restart lands while the job runs; the waiting job shows whether the queue kept it.
@@ -36,28 +42,13 @@ RECONNECTED_WITHIN = 20.0
 RECONNECTED = "Connected to "
 
 
-def post_job(api: RunningServer) -> str:
-    response = httpx.post(f"{api.url}/long_task")
-    response.raise_for_status()
-    return response.json()
-
-
-def status_code_and_status(api: RunningServer, task_id: str) -> tuple[int, object]:
-    response = httpx.get(f"{api.url}/status", params={"task_id": task_id})
-    return response.status_code, response.json()
-
-
-def status_of(api: RunningServer, task_id: str) -> object:
-    return status_code_and_status(api, task_id)[1]
-
-
-@pytest.mark.parametrize("broker", BROKERS)
+@pytest.mark.parametrize("broker", BROKER_ENVS)
 def test_killing_and_restarting_the_api_mid_job_leaves_the_job_and_its_status_alone(
     broker: str, request: pytest.FixtureRequest, serve_fresh: StartServer
 ) -> None:
     # Killing the API, starting a new one and asking it must all happen while the job runs.
     # That took 0.6-0.7 s here; a 6 s job leaves a loaded machine five more.
-    env = {**BROKERS[broker](), "TASK_SECONDS": "6"}
+    env = {**BROKER_ENVS[broker](), "TASK_SECONDS": "6"}
     worker = start_worker(serve_fresh, env)
     api = start_api(serve_fresh, env)
     task_id = post_job(api)

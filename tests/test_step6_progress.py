@@ -22,7 +22,7 @@ import pytest
 
 from step6_progress.tasks import CANCELLED_LINE, ENDING, STARTING, STEPS
 from tests.console_check import assert_console_matches
-from tests.step5_deployments import embedded_env, start_api, start_worker
+from tests.step5_deployments import embedded_env, post_job, start_api, start_worker
 from uvicorn_harness.server import RunningServer, StartServer, wait_until
 
 STAGE = "step6_progress"
@@ -75,13 +75,6 @@ def read_events(
                     break
             fields = {}
     return events
-
-
-def post_job(api: RunningServer) -> str:
-    response = httpx.post(f"{api.url}/long_task")
-    response.raise_for_status()
-    task_id: str = response.json()
-    return task_id
 
 
 def cancel(api: RunningServer, task_id: str) -> httpx.Response:
