@@ -14,6 +14,7 @@ from tests import crash_table
 from tests.docs_build import DocsBuild, build_once
 from tests.pitfall_figures import WRITE_FIGURES, Figure, format_figures, live_figures, record
 from tests.services import left_out_lines, provide_services, under_ci
+from tests.step5_deployments import remove_broker_spaces
 from uvicorn_harness.server import STARTED, RunningServer, StartServer, server_starter
 from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming, format_table, measure_one_job
 
@@ -106,6 +107,13 @@ def stage_timing(request: pytest.FixtureRequest, stage_server: RunningServer) ->
     timing = measure_one_job(stage_server, request.module.STAGE, JOB_SECONDS)
     request.config.stash.setdefault(TIMINGS, []).append(timing)
     return timing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker_spaces_removed() -> Iterator[None]:
+    """Stage 5's queue folders, Redis keys and RabbitMQ queues go when the session ends."""
+    yield
+    remove_broker_spaces()
 
 
 @pytest.fixture(scope="session", autouse=True)

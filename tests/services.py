@@ -169,50 +169,52 @@ def _rabbitmq_executor(stack: ExitStack) -> tuple[Any, str, Path] | None:
     return rabbitmq, f"amqp://guest:guest@127.0.0.1:{port}//", config
 
 
-def _start_rabbitmq_node(rabbitmq: Any, config: Path) -> None:
-    # mirakuru copies os.environ when the process starts: set it around the start only.
-    os.environ["RABBITMQ_CONFIG_FILE"] = str(config)
-    try:
-        rabbitmq.start()
-    finally:
-        del os.environ["RABBITMQ_CONFIG_FILE"]
+class RabbitMqNode:
+    """A throwaway RabbitMQ node: started and stopped by its executor, and only counted as
+    stopped once every process it started has exited."""
 
+    def __init__(self, executor: Any, config: Path) -> None:
+        self.executor, self.config = executor, config
+        self._processes: list[Any] = []  # psutil.Process: the wrapper and everything below it
 
-def _stop_rabbitmq_node(rabbitmq: Any, killed: bool = False) -> None:
-    """Stop the node and wait until its processes are gone. Debian's rabbitmq-server wrapper
-    exits first; the node goes on writing its folder for a moment, and removing the folder
-    under it failed once ("Directory not empty: msg_store_transient")."""
-    node = rabbitmq.envvars["RABBITMQ_NODENAME"]
-    if killed:
-        rabbitmq.kill(sig=signal.SIGKILL)
-    else:
-        rabbitmq.stop()
-    deadline = time.monotonic() + 30
-    while _processes_naming(node):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"RabbitMQ node {node} still runs 30 s after it was stopped")
-        time.sleep(0.05)  # polling, with a deadline, for processes we started to end
+    def start(self) -> None:
+        import psutil
 
+        # mirakuru copies os.environ when the process starts: set it around the start only.
+        os.environ["RABBITMQ_CONFIG_FILE"] = str(self.config)
+        try:
+            self.executor.start()
+        finally:
+            del os.environ["RABBITMQ_CONFIG_FILE"]
+        # Ready means it answers, so by now the Erlang VM runs under the wrapper. Its command
+        # line does not name the node (RabbitMQ passes that in the environment): find it here.
+        wrapper = psutil.Process(self.executor.process.pid)
+        self._processes = [wrapper, *wrapper.children(recursive=True)]
 
-def _processes_naming(node: str) -> list[int]:
-    """The processes whose command line names this RabbitMQ node: its Erlang VM and wrapper."""
-    import psutil
+    def stop(self, killed: bool = False) -> None:
+        """Stop it (SIGTERM, or SIGKILL when `killed`) and wait until its processes are gone.
+        Debian's rabbitmq-server wrapper exits first while the VM goes on writing the node's
+        folder for a moment; removing the folder under it failed twice ("Directory not empty:
+        msg_store_transient") while this waited only for processes naming the node: none does."""
+        import psutil
 
-    found = []
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        with suppress(psutil.Error):
-            if any(node.split("@")[0] in part for part in process.info["cmdline"] or []):
-                found.append(process.info["pid"])
-    return [pid for pid in found if pid != os.getpid()]
+        if killed:
+            self.executor.kill(sig=signal.SIGKILL)
+        else:
+            self.executor.stop()
+        _, alive = psutil.wait_procs(self._processes, timeout=30)
+        if alive:
+            raise TimeoutError(f"RabbitMQ processes {[p.pid for p in alive]} outlived its stop")
 
 
 def _start_rabbitmq(stack: ExitStack) -> str | None:
     found = _rabbitmq_executor(stack)
     if found is None:
         return None
-    rabbitmq, url, config = found
-    _start_rabbitmq_node(rabbitmq, config)
-    stack.callback(_stop_rabbitmq_node, rabbitmq)
+    executor, url, config = found
+    node = RabbitMqNode(executor, config)
+    node.start()
+    stack.callback(node.stop)
     return url
 
 
@@ -444,20 +446,12 @@ def private_broker(name: str, *, persistent: bool = True) -> Iterator[PrivateBro
         elif name == "RabbitMQ":
             found_node = _rabbitmq_executor(stack)
             if found_node is not None:
-                rabbitmq, url, config = found_node
-                _start_rabbitmq_node(rabbitmq, config)
-                stack.callback(_stop_rabbitmq_node, rabbitmq)
-                start = functools.partial(_start_rabbitmq_node, rabbitmq, config)
-                yield PrivateBroker(
-                    url,
-                    functools.partial(
-                        _restart,
-                        functools.partial(_stop_rabbitmq_node, rabbitmq),
-                        url,
-                        service.answers,
-                        start,
-                    ),
-                )
+                executor, url, config = found_node
+                node = RabbitMqNode(executor, config)
+                node.start()
+                stack.callback(node.stop)
+                restart = functools.partial(_restart, node.stop, url, service.answers, node.start)
+                yield PrivateBroker(url, restart)
                 return
         reason = (
             f"{SKIP_PREFIX}{name}: this test restarts a {name} of its own, and none is installed "

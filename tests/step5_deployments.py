@@ -4,13 +4,12 @@ told; the deployments below serve either.
 
 Each deployment gets its own broker space, so test runs sharing a machine (and a Redis) never
 see each other's jobs: a fresh folder for the embedded transport, a fresh key prefix on Redis.
-Both are removed when the test run ends.
+Both are removed when the test session ends (conftest.py calls `remove_broker_spaces`: before
+the throwaway servers stop, so a throwaway Redis is still there to clean).
 """
 
 from __future__ import annotations
 
-import atexit
-import os
 import shutil
 import sys
 import tempfile
@@ -22,14 +21,12 @@ import httpx
 import kombu
 import redis
 
-from tests.services import service_url
+from tests.services import SERVICES, service_url
 from uvicorn_harness.server import RunningServer, StartServer
 
 STAGE = "step5_queue"
-# tests/services.py finds a Redis here, or starts a throwaway one and exports its URL.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-# .ci/run makes sure a RabbitMQ answers here, on 127.0.0.1:5672 with guest/guest.
-RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# The services' URLs are read when used, not at import: tests/services.py may start a throwaway
+# server after this module is imported, and exports its URL then.
 
 _folders: list[str] = []
 _key_prefixes: list[str] = []
@@ -45,12 +42,12 @@ def embedded_env() -> dict[str, str]:
 
 def redis_env() -> dict[str, str]:
     """Settings for Redis as broker and result backend, under a key prefix of their own."""
-    service_url("Redis")  # skips the test (fails it under CI) where no Redis answers
+    url = service_url("Redis")  # skips the test (fails it under CI) where no Redis answers
     prefix = f"test-step5-{uuid.uuid4().hex[:12]}:"
     _key_prefixes.append(prefix)
     return {
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_RESULT_BACKEND": REDIS_URL,
+        "CELERY_BROKER_URL": url,
+        "CELERY_RESULT_BACKEND": url,
         "CELERY_KEY_PREFIX": prefix,
     }
 
@@ -61,10 +58,10 @@ def rabbitmq_env() -> dict[str, str]:
     Not Celery's rpc:// results: they travel back to the process that sent the job, so another
     API process, or the same one restarted, could never read them.
     """
-    service_url("RabbitMQ")  # skips the test (fails it under CI) where no RabbitMQ answers
+    url = service_url("RabbitMQ")  # skips the test (fails it under CI) where none answers
     queue = f"test-step5-{uuid.uuid4().hex[:12]}"
     _rabbitmq_queues.append(queue)
-    return {**redis_env(), "CELERY_BROKER_URL": RABBITMQ_URL, "CELERY_QUEUE": queue}
+    return {**redis_env(), "CELERY_BROKER_URL": url, "CELERY_QUEUE": queue}
 
 
 def message_files(env: dict[str, str]) -> list[Path]:
@@ -150,18 +147,18 @@ def on_rabbitmq(serve: StartServer, env: dict[str, str], stage: str = STAGE) -> 
     return start_api(serve, env, stage)
 
 
-@atexit.register
-def _remove_queues() -> None:
+def remove_broker_spaces() -> None:
+    """Remove every folder, key prefix and queue this process's deployments used."""
     for folder in _folders:
         shutil.rmtree(folder, ignore_errors=True)
     if _key_prefixes:
-        client = redis.Redis.from_url(REDIS_URL)
+        client = redis.Redis.from_url(SERVICES["Redis"].url)
         for prefix in _key_prefixes:
             for key in client.scan_iter(match=f"{prefix}*", count=1000):
                 client.delete(key)
         client.close()
     if _rabbitmq_queues:
-        with kombu.Connection(RABBITMQ_URL) as connection:
+        with kombu.Connection(SERVICES["RabbitMQ"].url) as connection:
             channel = connection.default_channel
             for queue in _rabbitmq_queues:
                 channel.queue_delete(queue)

@@ -24,7 +24,6 @@ from step5_queue.tasks import ENDING, STARTING
 from tests import crash_table
 from tests.step5_deployments import (
     BROKER_ENVS,
-    REDIS_URL,
     STAGE,
     embedded_env,
     message_files,
@@ -264,7 +263,7 @@ def test_two_workers_on_redis_share_200_jobs_and_run_each_exactly_once(
         statuses = {client.get("/status", params={"task_id": id_}).json() for id_ in task_ids}
     assert statuses == {"completed"}
     # Redis forgets each result by itself: its key carries the expiry as a TTL.
-    with redis.Redis.from_url(REDIS_URL) as client:
+    with redis.Redis.from_url(env["CELERY_RESULT_BACKEND"]) as client:
         ttl = client.ttl(f"{env['CELERY_KEY_PREFIX']}celery-task-meta-{task_ids[0]}")
     assert 0 < ttl <= 600
 
