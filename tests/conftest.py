@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
-from tests import crash_table
+from tests import crash_table, work_order
 from tests.docs_build import DocsBuild, build_once
 from tests.pitfall_figures import WRITE_FIGURES, Figure, format_figures, live_figures, record
 from tests.services import left_out_lines, provide_services, under_ci
@@ -20,6 +21,7 @@ from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming, format_table,
 
 TIMINGS = pytest.StashKey[list[StageTiming]]()
 THROWAWAY_SERVICES = pytest.StashKey[ExitStack]()
+MEASURED_SECONDS: Counter[str] = Counter()  # by test, with DURATIONS=write
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,6 +39,33 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[THROWAWAY_SERVICES] = stack
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's `loadfile` (a module is one unit of work), except in the modules whose every
+    test is a unit of its own (work_order.SPREAD_ACROSS_WORKERS). Units are handed out in
+    collection order, which pytest_collection_modifyitems made longest first. (`--dist
+    loadgroup` with an xdist_group mark per module would group nothing on pytest 9.2:
+    pytest-xdist#1386.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnitOfWork(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_order.unit_of(nodeid)
+
+    return ByUnitOfWork(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest unit of work first (tests/work_order.py); every xdist worker sorts alike."""
+    place = {item.nodeid: item for item in items}
+    items[:] = [place[nodeid] for nodeid in work_order.longest_first(list(place))]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """With DURATIONS=write, keep each test's seconds (on the controller, from every worker)."""
+    if work_order.WRITE_DURATIONS:
+        MEASURED_SECONDS[report.nodeid] += report.duration
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """An xdist worker hands what it measured to the controller, which prints the summary."""
     workeroutput = getattr(session.config, "workeroutput", None)
@@ -50,9 +79,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["crash_cells"] = [
             dataclasses.asdict(cell) for cell in crash_table.live_cells(session.config)
         ]
-    elif WRITE_FIGURES and crash_table.live_cells(session.config):
-        # The controller (or a run without xdist): every worker's cells are in by now.
-        crash_table.store(crash_table.live_cells(session.config))
+    else:
+        # The controller (or a run without xdist): every worker's results are in by now.
+        if WRITE_FIGURES and crash_table.live_cells(session.config):
+            crash_table.store(crash_table.live_cells(session.config))
+        if work_order.WRITE_DURATIONS and MEASURED_SECONDS:
+            work_order.store(MEASURED_SECONDS)
 
 
 def pytest_testnodedown(node: Any, error: object) -> None:

@@ -196,15 +196,33 @@ class RabbitMqNode:
         Debian's rabbitmq-server wrapper exits first while the VM goes on writing the node's
         folder for a moment; removing the folder under it failed twice ("Directory not empty:
         msg_store_transient") while this waited only for processes naming the node: none does."""
-        import psutil
 
         if killed:
             self.executor.kill(sig=signal.SIGKILL)
         else:
-            self.executor.stop()
-        _, alive = psutil.wait_procs(self._processes, timeout=30)
-        if alive:
-            raise TimeoutError(f"RabbitMQ processes {[p.pid for p in alive]} outlived its stop")
+            # SIGTERM to the Erlang VM: a clean shutdown, as `rabbitmqctl stop` does (1.8 s
+            # here). Sent to the whole group, `su` in Debian's wrapper also gets it, waits 2 s,
+            # then kills the shell ("Session terminated, killing shell... ...killed."): 2.9 s.
+            for process in self._processes:
+                if process.name() == "beam.smp":
+                    process.terminate()
+        deadline = time.monotonic() + 30
+        while running := [process for process in self._processes if _still_runs(process)]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"RabbitMQ processes {running} outlived its stop")
+            time.sleep(0.05)  # polling, with a deadline, processes we started
+        self.executor.stop()  # its processes are gone: only mirakuru's bookkeeping is left
+
+
+def _still_runs(process: Any) -> bool:
+    """Not exited, nor a zombie: a killed orphan stays one until init reaps it (~1.5 s here),
+    but it runs nothing and holds no file."""
+    import psutil
+
+    try:
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _start_rabbitmq(stack: ExitStack) -> str | None:
@@ -214,7 +232,7 @@ def _start_rabbitmq(stack: ExitStack) -> str | None:
     executor, url, config = found
     node = RabbitMqNode(executor, config)
     node.start()
-    stack.callback(node.stop)
+    stack.callback(node.stop, killed=True)  # its data goes with its folder: no clean stop
     return url
 
 
@@ -449,7 +467,7 @@ def private_broker(name: str, *, persistent: bool = True) -> Iterator[PrivateBro
                 executor, url, config = found_node
                 node = RabbitMqNode(executor, config)
                 node.start()
-                stack.callback(node.stop)
+                stack.callback(node.stop, killed=True)  # thrown away: no clean stop
                 restart = functools.partial(_restart, node.stop, url, service.answers, node.start)
                 yield PrivateBroker(url, restart)
                 return

@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 from signal import SIGKILL
 
-import httpx
 import kombu
 import redis
 
@@ -109,14 +108,14 @@ BROKER_ENVS = {"embedded": embedded_env, "redis": redis_env, "rabbitmq": rabbitm
 
 
 def post_job(api: RunningServer) -> str:
-    response = httpx.post(f"{api.url}/long_task")
+    response = api.http.post("/long_task")
     response.raise_for_status()
     task_id: str = response.json()
     return task_id
 
 
 def status_code_and_status(api: RunningServer, task_id: str) -> tuple[int, object]:
-    response = httpx.get(f"{api.url}/status", params={"task_id": task_id})
+    response = api.http.get("/status", params={"task_id": task_id})
     return response.status_code, response.json()
 
 

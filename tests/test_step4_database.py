@@ -43,7 +43,7 @@ def stage_server(serve: StartServer, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def task_details(server: RunningServer, task_id: str) -> dict[str, object]:
-    response = httpx.get(f"{server.url}/tasks/{task_id}")
+    response = server.http.get(f"/tasks/{task_id}")
     assert response.status_code == 200, response.text
     return response.json()
 

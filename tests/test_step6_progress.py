@@ -78,11 +78,11 @@ def read_events(
 
 
 def cancel(api: RunningServer, task_id: str) -> httpx.Response:
-    return httpx.post(f"{api.url}/tasks/{task_id}/cancel")
+    return api.http.post(f"/tasks/{task_id}/cancel")
 
 
 def task_of(api: RunningServer, task_id: str) -> dict[str, Any]:
-    task: dict[str, Any] = httpx.get(f"{api.url}/tasks/{task_id}").json()
+    task: dict[str, Any] = api.http.get(f"/tasks/{task_id}").json()
     return task
 
 

@@ -1,0 +1,62 @@
+"""The order xdist hands out the suite's work: the longest units first, so none starts last.
+
+A unit of work is a module, whose tests run together on one worker because they share the
+module's servers, or, in a module of SPREAD_ACROSS_WORKERS (each test starts its own servers),
+a single test. Handing out the longest units first keeps four workers busy to the end: handed
+out by number of tests (xdist's order), a 24-30 s RabbitMQ restart test was the last to start,
+and the run waited ~25 s for it alone.
+
+Each unit's seconds (setup, call and teardown of its tests) come from durations.json beside
+this file, measured by a run with DURATIONS=write. Stale seconds only change the order, never
+what runs; a unit with none yet (a new module) goes first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+DURATIONS_JSON = Path(__file__).resolve().parent / "durations.json"
+WRITE_DURATIONS = os.environ.get("DURATIONS") == "write"
+
+SPREAD_ACROSS_WORKERS = frozenset(
+    f"tests/{name}.py"
+    for name in ("test_step5_queue_crashes", "test_step5_restarts", "test_fuzz_openapi")
+)
+
+
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its module, or itself in a spread module."""
+    module = nodeid.split("::", 1)[0]
+    return nodeid if module in SPREAD_ACROSS_WORKERS else module
+
+
+def stored_seconds() -> dict[str, float]:
+    if not DURATIONS_JSON.exists():
+        return {}
+    seconds: dict[str, float] = json.loads(DURATIONS_JSON.read_text("utf-8"))
+    return seconds
+
+
+def longest_first(nodeids: list[str]) -> list[str]:
+    """The tests in the order to hand out: by unit, longest unit first; a unit's tests keep
+    their order (a module's fixtures expect it)."""
+    seconds = stored_seconds()
+    first_seen = {unit: place for place, unit in enumerate(dict.fromkeys(map(unit_of, nodeids)))}
+
+    def key(nodeid: str) -> tuple[float, int]:
+        unit = unit_of(nodeid)
+        return (-seconds.get(unit, float("inf")), first_seen[unit])
+
+    return sorted(nodeids, key=key)  # stable: within a unit, collection order
+
+
+def store(seconds_by_test: Counter[str]) -> None:
+    """Write each unit's measured seconds (rounded: the order needs no more)."""
+    units: Counter[str] = Counter()
+    for nodeid, seconds in seconds_by_test.items():
+        units[unit_of(nodeid)] += seconds
+    ordered = {unit: round(seconds, 1) for unit, seconds in sorted(units.items())}
+    DURATIONS_JSON.write_text(json.dumps(ordered, indent=2) + "\n", "utf-8")
