@@ -2,7 +2,7 @@
 
 A unit of work is a module, whose tests run together on one worker because they share the
 module's servers, or, in a module of SPREAD_ACROSS_WORKERS (each test starts its own servers),
-a single test. Handing out the longest units first keeps four workers busy to the end: handed
+a single test. Handing out the longest units first keeps every worker busy to the end: handed
 out by number of tests (xdist's order), a 24-30 s RabbitMQ restart test was the last to start,
 and the run waited ~25 s for it alone.
 
