@@ -5,7 +5,9 @@ told; the deployments below serve either.
 Each deployment gets its own broker space, so test runs sharing a machine (and a Redis) never
 see each other's jobs: a fresh folder for the embedded transport, a fresh key prefix on Redis.
 Both are removed when the test session ends (conftest.py calls `remove_broker_spaces`: before
-the throwaway servers stop, so a throwaway Redis is still there to clean).
+the throwaway servers stop, so a throwaway Redis is still there to clean). The services' URLs
+are read when used, not at import: tests/services.py may start a throwaway server after this
+module is imported, and exports its URL then.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from tests.services import SERVICES, service_url
 from uvicorn_harness.server import RunningServer, StartServer
 
 STAGE = "step5_queue"
-# The services' URLs are read when used, not at import: tests/services.py may start a throwaway
-# server after this module is imported, and exports its URL then.
 
 _folders: list[str] = []
 _key_prefixes: list[str] = []

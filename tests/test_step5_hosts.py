@@ -98,19 +98,8 @@ class Hosts:
             host, port = self.namespace(role), f"port{number}"
             self._add_namespace(host)
             # Both ends are born in their namespaces: the root namespace never sees them.
-            ip(
-                "link",
-                "add",
-                "eth0",
-                "netns",
-                host,
-                "type",
-                "veth",
-                "peer",
-                port,
-                "netns",
-                self.switch,
-            )
+            ends = ("eth0", "netns", host, "type", "veth", "peer", port, "netns", self.switch)
+            ip("link", "add", *ends)
             ip("-n", host, "addr", "add", f"{self.address(role)}/24", "dev", "eth0")
             ip("-n", host, "link", "set", "eth0", "up")
             ip("-n", host, "link", "set", "lo", "up")

@@ -21,7 +21,6 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.chromium import VIEWPORT, Browser, local_browser
@@ -164,8 +163,9 @@ def test_the_page_stays_readable_with_50_jobs(browser: Browser, deployment: Depl
     )
     page.wait_for_function(f"document.querySelectorAll('#rows tr').length === {FIFTY}")
     ids = page.eval_on_selector_all("#rows tr", "rows => rows.map(row => row.dataset.id)")
-    with httpx.Client(base_url=deployment.api.url) as client, ThreadPoolExecutor(8) as asking:
-        answers = asking.map(lambda task_id: client.post(f"/tasks/{task_id}/cancel"), ids)
+    with ThreadPoolExecutor(8) as asking:
+        cancel = deployment.api.http.post
+        answers = asking.map(lambda task_id: cancel(f"/tasks/{task_id}/cancel"), ids)
         # 409 for a job that finished first.
         assert {answer.status_code for answer in answers} <= {202, 409}
     # The page has at most 4 streams open; each ends at its job's final event and the next
@@ -206,7 +206,7 @@ def test_flower_shows_the_worker_a_finished_task_and_a_cancelled_one(
     page.goto(deployment.flower_url + "/workers")
     # The worker `python -m` started, by the name Celery gave it: celery@<this host>.
     page.get_by_text(f"celery@{socket.gethostname()}").first.wait_for()
-    api = httpx.Client(base_url=deployment.api.url)
+    api = deployment.api.http
     finished, cancelled = api.post("/long_task").json(), api.post("/long_task").json()
     wait_until(lambda: api.get(f"/tasks/{cancelled}").json()["progress"], 20, "a running job")
     api.post(f"/tasks/{cancelled}/cancel")
@@ -226,5 +226,4 @@ def test_flower_shows_the_worker_a_finished_task_and_a_cancelled_one(
 
     wait_until(flower_shows_both, JOB_SECONDS * 5, "Flower to list both tasks as ended", 0.5)
     keep_screenshot(browser, "step6-flower-tasks.png")
-    api.close()
     assert not browser.outside_requests, browser.outside_requests

@@ -3,8 +3,8 @@
 A unit of work is a module, whose tests run together on one worker because they share the
 module's servers, or, in a module of SPREAD_ACROSS_WORKERS (each test starts its own servers),
 a single test. Handing out the longest units first keeps every worker busy to the end: handed
-out by number of tests (xdist's order), a 24-30 s RabbitMQ restart test was the last to start,
-and the run waited ~25 s for it alone.
+out by number of tests (xdist's order), the RabbitMQ restart test (25 s then) started last and
+the run waited for it alone.
 
 Each unit's seconds (setup, call and teardown of its tests) come from durations.json beside
 this file, measured by a run with DURATIONS=write. Stale seconds only change the order, never
