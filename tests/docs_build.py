@@ -3,9 +3,9 @@
 The English edition is mkdocs.yml with docs/; the Chinese one is mkdocs.zh.yml (which INHERITs
 mkdocs.yml) with docs/zh/. `build_once` runs `mkdocs build --strict` of both, laid out as
 `make docs-build` lays them (the Chinese site in the English one's zh/, where the language
-switcher's links expect it). Every module that reads the built site (tests/test_docs.py,
-tests/test_docs_zensical.py) shares one build: the first xdist worker to ask builds it, under a
-lock in the run's shared temporary folder; the others wait and read it.
+switcher's links expect it). Every module that reads the built site (tests/test_docs_*.py)
+shares one build: the first xdist worker to ask builds it, under a lock in the run's shared
+temporary folder; the others wait and read it.
 """
 
 from __future__ import annotations

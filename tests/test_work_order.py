@@ -13,7 +13,7 @@ CRASHES = "tests/test_step5_queue_crashes.py"
 
 
 def test_a_module_is_one_unit_and_a_spread_module_s_test_is_its_own() -> None:
-    assert work_order.unit_of("tests/test_docs.py::test_a[en]") == "tests/test_docs.py"
+    assert work_order.unit_of("tests/test_docs_code.py::test_a[en]") == "tests/test_docs_code.py"
     assert work_order.unit_of(f"{CRASHES}::test_kill[redis]") == f"{CRASHES}::test_kill[redis]"
 
 
