@@ -1,7 +1,7 @@
 """The pitfalls the article never mentions, each proven against a real uvicorn server.
 
-docs/pitfalls.md explains them in the same order. Each test records the figure it measured
-(tests/pitfall_figures.py); the last test checks the page's figures against this run's.
+docs/pitfalls.md explains them in the same order. Each test records the figures it measured
+(tests/pitfall_figures.py), and fails when the page's figure disagrees with this run's.
 """
 
 from __future__ import annotations
@@ -40,20 +40,7 @@ from pitfalls.uuid1_leak import created_at, hardware_address
 from step2_background import app as stage2
 from step3_status import app as stage3
 from tests.console_check import assert_console_matches
-from tests.pitfall_figures import (
-    PITFALL_TITLES,
-    SECTIONS_MD,
-    SUMMARY_MD,
-    WRITE_FIGURES,
-    Figure,
-    disagreements,
-    live_figures,
-    record,
-    render_sections,
-    render_summary,
-    store,
-    stored_figures,
-)
+from tests.pitfall_figures import record_figure
 from tests.services import under_ci
 from uvicorn_harness.server import REPO_ROOT, RunningServer, StartServer, wait_until
 
@@ -77,15 +64,6 @@ def seconds_for(call: Callable[[], object]) -> float:
     started = time.monotonic()
     call()
     return time.monotonic() - started
-
-
-def figure(
-    request: pytest.FixtureRequest, key: str, label: str, value: float, tolerance: float
-) -> None:
-    """Record a measured figure; its key starts with its pitfall's number ("p3_...")."""
-    pitfall = int(key[1:].split("_", 1)[0])
-    unit = "%" if key.endswith("_share") else "s"
-    record(request.config, Figure(key, pitfall, label, value, unit, tolerance))
 
 
 def occurrences(lines: list[str], text: str) -> list[int]:
@@ -124,11 +102,11 @@ def test_in_process_clients_return_only_after_the_job(
     assert real_server < JOB / 2  # generous for a loaded machine; still half the others
     job = f"(job {JOB:g} s)"
     transport_label = f"httpx.ASGITransport: POST returned after {job}"
-    figure(request, "p1_asgi_transport", transport_label, asgi_transport, JOB * SLOW)
+    record_figure(request, "p1_asgi_transport", transport_label, asgi_transport, JOB * SLOW)
     test_client_label = f"TestClient: POST returned after {job}"
-    figure(request, "p1_test_client", test_client_label, test_client, JOB * SLOW)
+    record_figure(request, "p1_test_client", test_client_label, test_client, JOB * SLOW)
     real_server_label = f"real uvicorn server: POST returned after {job}"
-    figure(request, "p1_real_server", real_server_label, real_server, FAST)
+    record_figure(request, "p1_real_server", real_server_label, real_server, FAST)
 
 
 # --- 2. async def + time.sleep freezes the whole server ---------------------------------------
@@ -171,7 +149,7 @@ def test_only_time_sleep_in_async_code_makes_other_requests_wait(
         assert ping >= JOB / 2, f"/ping should wait for {sleeper}'s sleep, took {ping:.3f} s"
     else:
         assert ping < JOB / 3, f"/ping should not wait for {sleeper}, took {ping:.3f} s"
-    figure(
+    record_figure(
         request,
         f"p2_{sleeper}",
         f"GET /ping while `{sleeper}` sleeps {JOB:g} s",
@@ -264,7 +242,7 @@ def test_status_answers_at_once_with_39_jobs_in_flight(
     seconds = stage3_pool.status_seconds[DEFAULT_THREAD_TOKENS - 1]
     assert status_answered_before_any_job_ended(stage3_pool.lines, nth=0)
     assert seconds < POOL_JOB / 5
-    figure(
+    record_figure(
         request,
         "p3_status_39_jobs",
         f"stage 3, 39 jobs of {POOL_JOB:g} s in flight: GET /status took",
@@ -280,7 +258,7 @@ def test_status_waits_for_a_job_to_end_with_40_jobs_in_flight(
     # The server's own console orders it: /status ran only after the first job ended.
     assert not status_answered_before_any_job_ended(stage3_pool.lines)
     assert seconds > POOL_JOB / 3
-    figure(
+    record_figure(
         request,
         "p3_status_40_jobs",
         f"stage 3, 40 jobs of {POOL_JOB:g} s in flight: GET /status took",
@@ -304,7 +282,7 @@ def test_async_status_endpoint_answers_at_once_with_40_jobs_in_flight(
     seconds = run.status_seconds[DEFAULT_THREAD_TOKENS]
     assert status_answered_before_any_job_ended(run.lines)
     assert seconds < POOL_JOB / 5
-    figure(
+    record_figure(
         request,
         "p3_async_status_40_jobs",
         "fix 1, `async def status`, 40 jobs in flight: GET /status took",
@@ -321,7 +299,7 @@ def test_larger_thread_pool_runs_45_jobs_at_once_and_answers_status(
     assert len(occurrences(run.lines, stage3.STARTING)) == jobs  # all started, none waited
     assert status_answered_before_any_job_ended(run.lines)
     assert run.status_seconds[jobs] < POOL_JOB / 5
-    figure(
+    record_figure(
         request,
         "p3_larger_pool_45_jobs",
         f"fix 2, {THREAD_TOKENS} tokens, {jobs} jobs in flight: GET /status took",
@@ -358,7 +336,7 @@ def test_two_workers_answer_404_for_ids_the_other_worker_created(
     assert 10 <= share <= 90, f"{share:.0f} % of answers were 404"
     # The same id exists or not depending on which process answers.
     assert any(set(per_id) == {200, 404} for per_id in answers.values())
-    figure(
+    record_figure(
         request,
         "p4_404_share",
         "stage 3 under `--workers 2`: GET /status for ids it created answered 404",
@@ -390,7 +368,7 @@ def test_sigterm_waits_for_the_job_and_the_restarted_server_forgets_its_id(
     response = httpx.get(f"{second.url}/status", params={"task_id": task_id})
     assert response.status_code == 404
     assert response.json() == {"detail": "Item not found"}
-    figure(
+    record_figure(
         request,
         "p5_sigterm_stop",
         f"SIGTERM during a {2 * JOB:g} s job: the server stopped after",
@@ -415,7 +393,7 @@ def test_graceful_shutdown_timeout_cuts_the_job_off(
     assert_console_matches("pitfall5_graceful_timeout", lines)
     assert stage3.ENDING not in lines
     assert stop_seconds < 3 * JOB
-    figure(
+    record_figure(
         request,
         "p5_graceful_timeout_stop",
         f"`--timeout-graceful-shutdown 1` during a {3 * JOB:g} s job: stopped after",
@@ -558,7 +536,7 @@ def test_separate_clients_are_served_at_the_same_time(
     assert all(seconds >= JOB for seconds in each)
     assert together < 2 * JOB
     label = f"stage 1, three clients at once, {JOB:g} s job each: all done after"
-    figure(request, "p10_three_at_once", label, together, tolerance=JOB * SLOW)
+    record_figure(request, "p10_three_at_once", label, together, tolerance=JOB * SLOW)
 
 
 def test_the_curl_script_sends_its_requests_at_the_same_time(
@@ -623,7 +601,7 @@ def test_a_yield_session_holds_its_connection_for_the_whole_task(
     # It waited for a job to give its connection back: most of a job, never "at once".
     assert next_post > SESSION_JOB / 2
     label = f"default scope, {POOL_SIZE} jobs of {SESSION_JOB:g} s running: the next POST took"
-    figure(request, "p11_default_scope_next_post", label, next_post, SESSION_JOB * SLOW)
+    record_figure(request, "p11_default_scope_next_post", label, next_post, SESSION_JOB * SLOW)
 
 
 def test_a_function_scope_session_is_closed_when_the_task_uses_it(
@@ -653,7 +631,7 @@ def test_a_task_with_its_own_session_leaves_requests_fast(
     # The default scope's request waits for a job (over half of it, above); this one does not.
     assert read < SESSION_JOB / 2
     label = f"fix, {POOL_SIZE + 1} jobs of {SESSION_JOB:g} s running: GET /jobs/ID took"
-    figure(request, "p11_own_session_read", label, read, FAST_SHARE * SESSION_JOB)
+    record_figure(request, "p11_own_session_read", label, read, FAST_SHARE * SESSION_JOB)
 
 
 # --- 12. asyncio.create_task instead of BackgroundTasks ---------------------------------------
@@ -709,7 +687,7 @@ def test_sigterm_kills_a_kept_task_without_a_word(
     assert server.process.returncode == -signal.SIGTERM
     assert stop_seconds < JOB  # pitfall 5's server waited the whole 2 s job
     label = f"SIGTERM during a {2 * JOB:g} s `create_task` job: the server stopped after"
-    figure(request, "p12_sigterm_stop", label, stop_seconds, tolerance=FAST * 2)
+    record_figure(request, "p12_sigterm_stop", label, stop_seconds, tolerance=FAST * 2)
 
 
 # --- 13. @app.middleware("http") and background tasks -----------------------------------------
@@ -746,23 +724,4 @@ def test_an_http_middleware_still_sends_the_response_before_the_job_starts(
     assert lines.index(http_middleware.MIDDLEWARE_OUT) < access < lines.index(stage2.STARTING)
     assert response_seconds < JOB / 2  # had the client waited for the job, it would be >= JOB
     label = f'`@app.middleware("http")`, {route} with a {JOB:g} s job: the whole response took'
-    figure(request, f"p13_{route.strip('/')}_response", label, response_seconds, FAST)
-
-
-# --- The page shows this run's figures --------------------------------------------------------
-
-
-def test_page_figures_agree_with_this_run(request: pytest.FixtureRequest) -> None:
-    live = live_figures(request.config)
-    whole_module_ran = {f.pitfall for f in live} == set(PITFALL_TITLES)
-    if WRITE_FIGURES:
-        assert whole_module_ran, "FIGURES=write needs every test of this module to run"
-        store(live)
-    stored = stored_figures()
-    ordered = sorted(stored.values(), key=lambda f: f.pitfall)
-    # The included tables are exactly what figures.json renders to.
-    assert SECTIONS_MD.read_text(encoding="utf-8") == render_sections(ordered)
-    assert SUMMARY_MD.read_text(encoding="utf-8") == render_summary(ordered)
-    assert not disagreements(live, stored), "\n".join(disagreements(live, stored))
-    if whole_module_ran:  # then no figure on the page may be one that no test measures any more
-        assert set(stored) == {f.key for f in live}
+    record_figure(request, f"p13_{route.strip('/')}_response", label, response_seconds, FAST)

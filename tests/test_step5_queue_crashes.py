@@ -110,7 +110,7 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
     outcome, measures = "runs again", "kill → 2nd start"
     seconds = restarted.at - killed_at
     cell = crash_table.Cell("pool", broker, outcome, seconds, measures, POOL_RESTART_WITHIN)
-    crash_table.check(request.config, cell)
+    crash_table.check(request, cell)
 
 
 @pytest.mark.parametrize("broker", BROKER_ENVS)
@@ -140,7 +140,7 @@ def test_killing_every_pool_process_mid_job_runs_that_job_and_the_next(
     outcome, measures = "it and the next job complete", "kill → completed"
     bound = EVERY_POOL_BACK_WITHIN
     cell = crash_table.Cell("every_pool", broker, outcome, completed_after, measures, bound)
-    crash_table.check(request.config, cell)
+    crash_table.check(request, cell)
 
 
 @pytest.mark.parametrize("broker", REDELIVERY_WINDOWS)
@@ -172,7 +172,7 @@ def test_killing_the_whole_worker_hands_the_job_to_the_next_worker(
     assert successor.console_lines().count(STARTING) == 1
     seconds, measures = restarted.at - started.at, "1st → 2nd start"
     cell = crash_table.Cell("worker", broker, HANDED_OVER[broker], seconds, measures, latest)
-    crash_table.check(request.config, cell)
+    crash_table.check(request, cell)
 
 
 # The embedded transport's leases, short so the test waits seconds: renewed every 0.5 s, the
@@ -225,7 +225,7 @@ def test_killing_the_whole_worker_on_the_embedded_transport_reports_its_job_inte
     measures = 'next worker up → `"failed"`'
     cell = crash_table.Cell("worker", "embedded", outcome, failed_after, measures, FAILED_WITHIN)
     if stage == STAGE:
-        crash_table.check(request.config, cell)  # the table on stage 5's page
+        crash_table.check(request, cell)  # the table on stage 5's page
     else:
         assert failed_after <= FAILED_WITHIN, f"{stage}: {cell.shown()}"  # the same bound
 
