@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import anyio.to_thread
-import httpx
 import pytest
 
 from pitfalls import blocking_async, http_middleware
@@ -124,19 +123,22 @@ class PoolRun:
     lines: list[str]  # everything the server printed from the first POST on
 
 
-def post_jobs(server: RunningServer, client: httpx.Client, count: int, since: int) -> None:
+def post_jobs(server: RunningServer, count: int, since: int) -> None:
     """POST `count` jobs, then wait until the server has started every job posted since `since`."""
     already = len(occurrences(server.console_lines(since), stage3.STARTING))
     for _ in range(count):
-        client.post("/long_task").raise_for_status()
+        server.http.post("/long_task").raise_for_status()
     wait_for_count(server, stage3.STARTING, already + count, since)
 
 
-def time_status(server: RunningServer, client: httpx.Client) -> float:
+def time_status(server: RunningServer) -> float:
     """Seconds for one GET /status; returns once uvicorn's access line for it has been read."""
     since = server.mark()
-    # Any id will do: the question is when the endpoint gets to run, not what it answers.
-    seconds = seconds_for(lambda: client.get("/status", params={"task_id": "any"}))
+    # Any id will do: the question is when the endpoint gets to run, not what it answers. With
+    # every thread busy, the answer waits for a job to end: up to a whole job, or longer on a
+    # busy machine.
+    params, timeout = {"task_id": "any"}, POOL_JOB * 10
+    seconds = seconds_for(lambda: server.http.get("/status", params=params, timeout=timeout))
     server.wait_for_line(lambda line: bool(STATUS_LOG.search(line)), since)
     return seconds
 
@@ -152,14 +154,13 @@ def stage3_pool(serve: StartServer) -> PoolRun:
     server = serve("step3_status.app:app", env={"TASK_SECONDS": str(POOL_JOB)})
     since = server.mark()
     status_seconds = {}
-    with httpx.Client(base_url=server.url, timeout=POOL_JOB * 10) as client:
-        post_jobs(server, client, DEFAULT_THREAD_TOKENS - 1, since)
-        status_seconds[DEFAULT_THREAD_TOKENS - 1] = time_status(server, client)
-        post_jobs(server, client, 1, since)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            forty_first = pool.submit(timed_post, f"{server.url}/long_task")
-            status_seconds[DEFAULT_THREAD_TOKENS] = time_status(server, client)
-            forty_first.result()
+    post_jobs(server, DEFAULT_THREAD_TOKENS - 1, since)
+    status_seconds[DEFAULT_THREAD_TOKENS - 1] = time_status(server)
+    post_jobs(server, 1, since)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        forty_first = pool.submit(timed_post, f"{server.url}/long_task")
+        status_seconds[DEFAULT_THREAD_TOKENS] = time_status(server)
+        forty_first.result()
     wait_for_count(server, stage3.STARTING, DEFAULT_THREAD_TOKENS + 1, since)
     lines = server.console_lines(since)
     stop_at_once(server)
@@ -170,9 +171,8 @@ def fix_pool_run(serve: StartServer, app: str, jobs: int) -> PoolRun:
     """`jobs` stage-3 jobs in flight on a fixed app, then GET /status."""
     server = serve(app, env={"TASK_SECONDS": str(POOL_JOB)})
     since = server.mark()
-    with httpx.Client(base_url=server.url, timeout=POOL_JOB * 10) as client:
-        post_jobs(server, client, jobs, since)
-        status = time_status(server, client)
+    post_jobs(server, jobs, since)
+    status = time_status(server)
     lines = server.console_lines(since)
     stop_at_once(server)
     return PoolRun({jobs: status}, lines)

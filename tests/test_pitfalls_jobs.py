@@ -10,10 +10,8 @@ with this run's.
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from pitfalls import dependency_session, failures, raise_after_add_task
@@ -23,6 +21,7 @@ from step3_status import app as stage3
 from tests.console_check import assert_console_matches
 from tests.pitfall_figures import record_figure
 from tests.pitfall_timing import FAST_SHARE, SLOW, seconds_for, wait_for_count
+from uvicorn_harness.many_requests import post_at_once
 from uvicorn_harness.server import RunningServer, StartServer
 
 # --- 6. Failures are invisible to the client --------------------------------------------------
@@ -31,7 +30,7 @@ from uvicorn_harness.server import RunningServer, StartServer
 def test_stage2_failure_reaches_only_the_server_log(serve: StartServer) -> None:
     server = serve("step2_background.app:app", env={"TASK_SECONDS": "0", "TASK_FAIL": "1"})
     since = server.mark()
-    response = httpx.post(f"{server.url}/long_task")
+    response = server.http.post("/long_task")
     assert response.status_code == 200
     assert response.json() == {"status": "long task started"}
     server.wait_for_line("RuntimeError: TASK_FAIL=1: the long task fails on purpose", since)
@@ -40,9 +39,9 @@ def test_stage2_failure_reaches_only_the_server_log(serve: StartServer) -> None:
 
 def test_stage3_reports_failed_only_because_its_job_catches(serve: StartServer) -> None:
     server = serve("step3_status.app:app", env={"TASK_SECONDS": "0", "TASK_FAIL": "1"})
-    task_id = httpx.post(f"{server.url}/long_task").raise_for_status().json()
+    task_id = server.http.post("/long_task").raise_for_status().json()
     server.wait_for_line(lambda line: line.startswith(stage3.FAILED))
-    assert httpx.get(f"{server.url}/status", params={"task_id": task_id}).json() == "failed"
+    assert server.http.get("/status", params={"task_id": task_id}).json() == "failed"
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +52,16 @@ def failures_server(serve: StartServer) -> RunningServer:
 def test_without_the_catch_a_failed_job_stays_running_forever(
     failures_server: RunningServer,
 ) -> None:
-    task_id = httpx.post(f"{failures_server.url}/long_task").raise_for_status().json()
+    task_id = failures_server.http.post("/long_task").raise_for_status().json()
     # The traceback is logged when the exception leaves the app: the job is over by then.
     failures_server.wait_for_line("RuntimeError: the long task fails")
-    status = httpx.get(f"{failures_server.url}/status", params={"task_id": task_id})
+    status = failures_server.http.get("/status", params={"task_id": task_id})
     assert status.json() == "running"
 
 
 def test_tasks_added_after_a_failing_task_never_run(failures_server: RunningServer) -> None:
     since = failures_server.mark()
-    assert httpx.post(f"{failures_server.url}/two_tasks").status_code == 200
+    assert failures_server.http.post("/two_tasks").status_code == 200
     failures_server.wait_for_line("RuntimeError: the first task fails", since)
     lines = failures_server.console_lines(since)
     assert failures.FIRST in lines
@@ -75,9 +74,9 @@ def test_tasks_added_after_a_failing_task_never_run(failures_server: RunningServ
 def test_a_task_added_before_the_endpoint_raises_never_runs(serve: StartServer) -> None:
     server = serve("pitfalls.raise_after_add_task:app")
     since = server.mark()
-    failed = httpx.post(f"{server.url}/orders", params={"order": "first", "fail": True})
+    failed = server.http.post("/orders", params={"order": "first", "fail": True})
     assert failed.status_code == 500
-    succeeded = httpx.post(f"{server.url}/orders", params={"order": "second"})
+    succeeded = server.http.post("/orders", params={"order": "second"})
     assert succeeded.status_code == 200
     # The second order's task ran after its response; the first one's would have run after its
     # own, earlier response, so by now its line would be there.
@@ -95,10 +94,10 @@ def quick_stage3(serve: StartServer) -> RunningServer:
 
 def test_every_finished_task_stays_in_the_dict(quick_stage3: RunningServer) -> None:
     since = quick_stage3.mark()
-    with httpx.Client(base_url=quick_stage3.url) as client:
-        ids = [client.post("/long_task").raise_for_status().json() for _ in range(100)]
-        wait_for_count(quick_stage3, stage3.ENDING, 100, since)
-        statuses = [client.get("/status", params={"task_id": i}).json() for i in ids]
+    client = quick_stage3.http
+    ids = [client.post("/long_task").raise_for_status().json() for _ in range(100)]
+    wait_for_count(quick_stage3, stage3.ENDING, 100, since)
+    statuses = [client.get("/status", params={"task_id": i}).json() for i in ids]
     assert statuses == ["completed"] * 100  # nothing ever removes a finished task
 
 
@@ -116,8 +115,7 @@ def test_memory_script_measures_growth_and_renders_the_table() -> None:
 
 def test_a_stage3_id_gives_away_this_machine_and_the_time(quick_stage3: RunningServer) -> None:
     first, second = (
-        uuid.UUID(httpx.post(f"{quick_stage3.url}/long_task").raise_for_status().json())
-        for _ in range(2)
+        uuid.UUID(quick_stage3.http.post("/long_task").raise_for_status().json()) for _ in range(2)
     )
     assert first.version == 1
     # The server runs on this machine, so its node is this machine's hardware address.
@@ -145,11 +143,10 @@ def session_server(serve: StartServer, tmp_path_factory: pytest.TempPathFactory)
 def start_jobs(server: RunningServer, route: str, count: int) -> list[int]:
     """POST `count` jobs at once; return their ids once every one of them has started."""
     since = server.mark()
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        posts = [pool.submit(httpx.post, server.url + route, timeout=30) for _ in range(count)]
-        ids = [post.result().raise_for_status().json() for post in posts]
+    answers = post_at_once(server.port, route, count)
+    assert [code for code, _ in answers] == [200] * count, answers
     wait_for_count(server, dependency_session.STARTING, count, since)
-    return ids
+    return [job_id for _, job_id in answers]
 
 
 def wait_for_jobs_to_end(server: RunningServer, count: int, since: int) -> None:
@@ -174,13 +171,13 @@ def test_a_function_scope_session_is_closed_when_the_task_uses_it(
     session_server: RunningServer,
 ) -> None:
     since = session_server.mark()
-    job_id = httpx.post(f"{session_server.url}/jobs_function_scope").raise_for_status().json()
+    job_id = session_server.http.post("/jobs_function_scope").raise_for_status().json()
     session_server.wait_for_line(
         lambda line: "DetachedInstanceError" in line and "is not bound to a Session" in line,
         since,
     )
     assert dependency_session.STARTING not in "\n".join(session_server.console_lines(since))
-    status = httpx.get(f"{session_server.url}/jobs/{job_id}").raise_for_status().json()
+    status = session_server.http.get(f"/jobs/{job_id}").raise_for_status().json()
     assert status == "running"  # the task died before it could write
 
 
@@ -192,7 +189,7 @@ def test_a_task_with_its_own_session_leaves_requests_fast(
     client = session_server.http
     read = seconds_for(lambda: client.get(f"/jobs/{ids[0]}", timeout=30).raise_for_status())
     wait_for_jobs_to_end(session_server, POOL_SIZE + 1, since)
-    statuses = [httpx.get(f"{session_server.url}/jobs/{i}").json() for i in ids]
+    statuses = [session_server.http.get(f"/jobs/{i}").json() for i in ids]
     assert statuses == ["completed"] * (POOL_SIZE + 1)
     # The default scope's request waits for a job (over half of it, above); this one does not.
     assert read < SESSION_JOB / 2
