@@ -87,7 +87,7 @@ def lease_left_of(database_url: str, task_id: str) -> float:
 
 
 def start_job(server: RunningServer) -> str:
-    response = httpx.post(f"{server.url}/long_task")
+    response = FRESH_CONNECTIONS.post(f"{server.url}/long_task")
     assert response.status_code == 200
     return response.json()
 
