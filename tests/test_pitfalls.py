@@ -16,6 +16,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio.to_thread
 import pytest
@@ -27,6 +28,7 @@ from pitfalls.in_process_clients import (
     seconds_for_post_with_test_client,
 )
 from pitfalls.larger_thread_pool import THREAD_TOKENS
+from pitfalls.slow_client import post_and_read_slowly
 from step2_background import app as stage2
 from step3_status import app as stage3
 from tests.pitfall_figures import record_figure
@@ -339,8 +341,59 @@ def test_an_http_middleware_still_sends_the_response_before_the_job_starts(
     server.wait_for_line(stage2.ENDING, since)
     lines = server.console_lines(since)
     access = next(n for n, line in enumerate(lines) if f'"POST {route} HTTP/1.1" 200' in line)
-    # The middleware lets go of the response, uvicorn logs it as sent, then the job starts.
+    # The middleware lets go of the response, uvicorn logs it as it starts, then the job starts.
     assert lines.index(http_middleware.MIDDLEWARE_OUT) < access < lines.index(stage2.STARTING)
     assert response_seconds < JOB / 2  # had the client waited for the job, it would be >= JOB
     label = f'`@app.middleware("http")`, {route} with a {JOB:g} s job: the whole response took'
     record_figure(request, f"p13_{route.strip('/')}_response", label, response_seconds, FAST)
+
+
+# Still on its way when the job rightly starts: what the server's socket buffer holds (Linux
+# autotunes it up to net.ipv4.tcp_wmem's maximum, 4 MB by default: 2.7 to 4.2 MB measured on 2
+# busy cores) and the client's receive buffer. The server cannot have written more before the
+# client read it, however the scheduler treats either process, so it is ~26 % of the body at
+# most; the job starting at the response's start leaves ~100 % unread. Half the body between.
+UNREAD_SHARE_BOUND = 50
+TCP_WMEM = Path("/proc/sys/net/ipv4/tcp_wmem")
+
+
+def test_an_http_middleware_runs_the_job_only_once_a_slow_client_has_most_of_a_large_body(
+    request: pytest.FixtureRequest, middleware_server: RunningServer
+) -> None:
+    """The guard against starlette #3458 (https://github.com/Kludex/starlette/issues/3458):
+    in Starlette 1.6.0, with a BaseHTTPMiddleware in the stack, the inner response's
+    `send` returned as soon as the middleware's stream had taken its last body message, and
+    the response then ran its background task while the middleware was still sending the
+    body. #3476 (https://github.com/Kludex/starlette/pull/3476, in 1.7.0) makes that `send`
+    wait until the middleware has sent the whole response (its `response_sent` event).
+
+    A small body or a fast client hides it: the body is gone before the task gets going. So
+    a 16 MB body is read by a slow client (pitfalls/slow_client.py), and the job's console
+    line is placed among the client's reads: on 1.6.0 the job starts before the client has
+    read any of the body, on the pinned Starlette once all but what the kernel's socket
+    buffers hold has arrived."""
+    if TCP_WMEM.exists():
+        most_buffered = int(TCP_WMEM.read_text().split()[-1])
+        assert most_buffered <= http_middleware.REPORT_BYTES / 4, (
+            f"this kernel buffers up to {most_buffered} bytes per socket: the body must be larger"
+        )
+    server = middleware_server
+    since = server.mark()
+    read = post_and_read_slowly(server.port, "/report_task")
+    assert read.status == 200
+    assert read.body_bytes == read.content_length == http_middleware.REPORT_BYTES
+    started = server.wait_for_line(stage2.STARTING, since)
+    unread = read.total_bytes - read.received_by(started.at)
+    unread_share = 100 * unread / read.total_bytes
+    assert unread_share < UNREAD_SHARE_BOUND, (
+        f"the job started with {unread} of the response's {read.total_bytes} bytes unread "
+        f"({unread_share:.0f} %), {read.last_byte_at - started.at:.2f} s before the last one "
+        f"arrived: it started while the body was still being sent"
+    )
+    server.wait_for_line(stage2.ENDING, since)  # the next test's console starts clean
+    label = (
+        f'`@app.middleware("http")`, a {http_middleware.REPORT_BYTES // 2**20} MB body read '
+        "by a slow client: still unread when the job started"
+    )
+    # The cases to tell apart are at most ~26 % and ~100 %: 25 points is under half the gap.
+    record_figure(request, "p13_report_unread_share", label, unread_share, tolerance=25)

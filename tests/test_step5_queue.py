@@ -69,9 +69,11 @@ def status_of(api: RunningServer, task_id: str) -> str:
 
 @pytest.fixture(scope="module")
 def first_job_console(stage_timing: StageTiming, stage_server: RunningServer) -> list[str]:
-    """Everything `python -m` printed up to Celery's line that the measured job succeeded."""
-    stage_server.wait_for_line(lambda text: "succeeded in" in text)
-    return stage_server.console_lines()
+    """What `python -m` printed for the measured job: from its request to Celery's line that
+    it succeeded."""
+    since = stage_timing.console_since
+    stage_server.wait_for_line(lambda text: "succeeded in" in text, since)
+    return stage_server.console_lines(since)
 
 
 def test_the_api_answers_and_a_worker_process_runs_the_job(

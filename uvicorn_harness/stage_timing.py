@@ -38,6 +38,7 @@ class StageTiming:
     job_finished_seconds: float  # from sending the POST to the job's "ending" line
     console_order: tuple[str, ...]  # app lines and uvicorn's access-log line, as printed
     console: tuple[str, ...]  # every line the server printed for this job, verbatim
+    console_since: int  # where `console` starts in the server's (a `since` for its lines)
 
 
 def console_strings(stage: str) -> dict[str, str]:
@@ -86,6 +87,7 @@ def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> St
         job_finished_seconds=ending.at - sent,
         console_order=tuple(console_events(stage, server.console_lines(since))),
         console=tuple(server.console_lines(since)),
+        console_since=since,
     )
 
 
