@@ -67,7 +67,10 @@ POINTS_PER_INCH = 72  # matplotlib's SVG backend draws at 72 dpi: one unit is on
 STYLE = {
     "svg.hashsalt": "bench.charts",
     "svg.fonttype": "none",
-    "font.family": "DejaVu Sans",
+    # Measured in DejaVu Sans, which matplotlib ships (the same widths on every machine); a
+    # browser without it draws the next, Verdana being about as wide.
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial"],
     "font.size": FONT_SIZE,
     "text.color": TEXT,
     "axes.labelcolor": TEXT,
