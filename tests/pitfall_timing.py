@@ -11,9 +11,8 @@ from uvicorn_harness.server import RunningServer, wait_until
 JOB = 1.0  # where the job's length only has to be visible next to a fast answer
 POOL_JOB = 3.0  # pitfall 3: long enough that 40 jobs are posted well before the first ends
 # Tolerance for "at once" figures: from a page figure of tens of ms, a live one up to just under
-# half the job, where it would meet the figures that wait for it. A tenth of the job failed (on
-# 2 shared cores the same at-once figure measured 55 to 298 ms across runs), and 0.3 s did too
-# once four test processes shared the cores (373 ms).
+# half the job, where it would meet the figures that wait for it. Not less: with the suite's test
+# processes sharing 2 cores, the same at-once figure ranges from 55 to 373 ms.
 FAST_SHARE = 0.45
 FAST = FAST_SHARE * JOB
 SLOW = 0.5  # tolerance, as a share of the job, for figures that wait for a job

@@ -44,7 +44,7 @@ from tests.docs_pages import (
 MIN_DIAGRAM_TEXT_PX = 12.0
 # Stage pages lead with what changed; the whole files sit in collapsed blocks. The aim is about
 # 6,000 px at 1280 px (details closed); stage 4, the longest, is about 6,600. A page taller
-# than this has become a wall again (stage 4 was 15,458 px with every file open).
+# than this has become a wall again (with every file open, stage 4's page is 15,458 px).
 MAX_STAGE_PAGE_PX = 6800
 # An arrowhead on the dark scheme must be light: relative luminance of its fill (0 black, 1 white).
 MIN_DARK_ARROWHEAD_LUMINANCE = 0.4

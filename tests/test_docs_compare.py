@@ -24,8 +24,8 @@ from uvicorn_harness.server import REPO_ROOT
 from uvicorn_harness.stage_timing import StageTiming, format_table, measure_one_job
 
 # How far a figure on the compare page may be from a fresh measurement: under half the gap between
-# the stages (a whole job length, 1 s), above the noise of a loaded machine (0.3 s failed once
-# with four test processes on 2 cores: stage 5's first POST took 0.42 s).
+# the stages (a whole job length, 1 s), above the noise of a loaded machine (with the suite's test
+# processes sharing 2 cores, stage 5's first POST can take 0.42 s).
 COMPARE_TOLERANCE_SECONDS = 0.45
 
 
@@ -166,7 +166,6 @@ def test_timelines_are_the_run_in_the_compare_table(svg: Path) -> None:
             assert off <= _half_a_digit(figure) + 0.00005, f"{svg.name}: {row.label} {event}"
 
 
-# Stage 5's page is being rewritten in its own issue, which adds its timeline there.
 @pytest.mark.parametrize(("edition", "page"), pages_of(lambda _edition: list(OWN_STAGE_PAGES)))
 def test_each_stage_page_shows_its_timeline(edition: Edition, page: str) -> None:
     timeline = stage_file(page.removesuffix(".md"))

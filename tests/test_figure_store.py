@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests import crash_table
+from tests import crash_table, figure_store
 from tests.figure_store import FigureKind, kinds, writing
 from uvicorn_harness.server import REPO_ROOT
 
@@ -90,8 +90,9 @@ def stored_as(path: Path, *figures: Reading) -> Readings:
 
 
 def test_a_recorded_figure_names_its_test_and_must_agree_with_the_stored_one(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(figure_store, "writing", lambda _config: False)  # also under the option
     kind = stored_as(tmp_path / "readings.json", Reading("a", 10.0))
     recorded = kind.record(request, Reading("a", 10.5))
     assert recorded.test == request.node.nodeid

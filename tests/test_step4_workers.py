@@ -305,10 +305,10 @@ def test_retention_keeps_the_table_and_the_file_from_growing(tmp_path: Path) -> 
     # Deleted rows leave free pages that new rows reuse, so the database stays small. Measured
     # against the same run without retention (a row is kept for a day): that database holds all
     # 1,200 rows, this one only those not yet deleted, at most a few hundred however busy the
-    # machine (which sets how far deletion lags); 1.5 times smaller separates the two. An earlier
-    # check against this run's first sample failed under load: a first sample of 8 rows, a last
-    # of 151. The database's pages, not tasks.db's size: up to 4 MB of them wait in the WAL for a
-    # checkpoint whose timing SQLite decides, and measuring tasks.db alone failed 2 runs in 6.
+    # machine (which sets how far deletion lags); 1.5 times smaller separates the two. Not this
+    # run's first sample: under load it can hold 8 rows against a last of 151. The database's
+    # pages, not tasks.db's size: up to 4 MB of them wait in the WAL for a checkpoint whose
+    # timing SQLite decides.
     (tmp_path / "kept").mkdir()
     kept = list(
         measure(3 * every, every, retention=86_400, heartbeat=0.05, directory=tmp_path / "kept")
