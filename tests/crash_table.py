@@ -29,9 +29,15 @@ CRASHES = {
     "pool": "`kill -9` of the pool process running the job",
     "every_pool": "`kill -9` of every pool process",
     "worker": "`kill -9` of the whole worker, a second worker waiting",
+    "effect": "the pool process killed after the job's effect, before its acknowledgement",
     "api": "the API killed and restarted",
-    "broker": "the broker restarted (Redis with `appendonly yes`)",
-    "broker_killed": "`kill -9` of the broker, Redis with its default snapshots only",
+    "deploy": "a rolling deploy under load: every process replaced (SIGTERM, grace, SIGKILL)",
+    "broker": "the broker restarted (Redis with `appendonly yes`; RabbitMQ's quorum queue)",
+    "broker_killed": "`kill -9` of the broker (Redis with `appendonly yes`; RabbitMQ's quorum "
+    "queue, publisher confirms)",
+    "broker_killed_fsync": "`kill -9` of Redis (`appendonly yes`) right after `POST`s, with "
+    "each `appendfsync` setting",
+    "broker_killed_snapshots": "`kill -9` of a Redis with its default snapshots only",
 }
 # The table's columns, in order.
 BROKERS = {
@@ -43,7 +49,11 @@ BROKERS = {
 NOT_APPLICABLE = {
     ("broker", "embedded"): "no broker process: the folder is the queue",
     ("broker_killed", "embedded"): "no broker process",
-    ("broker_killed", "rabbitmq"): "not measured",
+    ("broker_killed_fsync", "embedded"): "no broker process",
+    ("broker_killed_fsync", "rabbitmq"): "a Redis setting (RabbitMQ: the confirms above)",
+    ("broker_killed_snapshots", "embedded"): "no broker process",
+    ("broker_killed_snapshots", "rabbitmq"): "no such setting: a durable queue is written to "
+    "disk, and a publisher confirm follows the write",
 }
 
 
