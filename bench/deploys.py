@@ -49,17 +49,18 @@ from typing import Any
 
 import httpx
 
-from bench import stages
+from bench import charts, stages
 from bench.charts import stamp
-from bench.deploy_figures import chart_svg, table
+from bench.deploy_figures import lanes_chart, table
 from bench.measure import percentile
 from step5_queue.tasks import seconds_for
 from uvicorn_harness.server import REPO_ROOT, RunningServer, start_server, wait_until
 
 FIGURES = REPO_ROOT / "docs" / "step5"
-DEPLOYS_JSON = FIGURES / "deploys.json"
+# What each deploy measured, job by job: the table and the chart are drawn from it.
+OUTCOMES_JSON = FIGURES / "deploy-outcomes.json"
 DEPLOYS_MD = FIGURES / "deploys.md"
-DEPLOYS_SVG = FIGURES / "deploys.svg"
+DEPLOYS_SVG = FIGURES / "deploys.svg"  # its data file beside it: deploys.json
 
 RECEIVED = re.compile(r"very_long_task\[([0-9a-f-]{36})\] received")
 # A worker's cold shutdown, which follows its soft one: the jobs still running go back then.
@@ -523,16 +524,16 @@ def from_data(data: dict[str, Any]) -> list[Outcome]:
 
 def stored() -> tuple[list[Outcome], str]:
     """The outcomes and the stamp the page shows, as the last `--write` run stored them."""
-    data = json.loads(DEPLOYS_JSON.read_text(encoding="utf-8"))
+    data = json.loads(OUTCOMES_JSON.read_text(encoding="utf-8"))
     return from_data(data), data["stamp"]
 
 
 def write(outcomes: list[Outcome], stamp_text: str) -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     data = json.dumps(as_data(outcomes, stamp_text), indent=1, ensure_ascii=False)
-    DEPLOYS_JSON.write_text(data + "\n", encoding="utf-8")
+    OUTCOMES_JSON.write_text(data + "\n", encoding="utf-8")
     DEPLOYS_MD.write_text(table(outcomes), encoding="utf-8")
-    DEPLOYS_SVG.write_text(chart_svg(outcomes, stamp_text), encoding="utf-8")
+    charts.write(lanes_chart(outcomes, stamp_text), DEPLOYS_SVG)
 
 
 @contextmanager
@@ -602,7 +603,7 @@ def main(argv: list[str] | None = None) -> None:
         print(summary(outcomes[-1]), flush=True)
     if args.write:
         write(outcomes, stamp("Measured", by="make bench (python -m bench.deploys --write)"))
-        print(f"written to {DEPLOYS_MD}, {DEPLOYS_JSON.name} and {DEPLOYS_SVG.name}")
+        print(f"written to {DEPLOYS_MD}, {OUTCOMES_JSON.name} and {DEPLOYS_SVG.name}")
 
 
 if __name__ == "__main__":
