@@ -33,7 +33,8 @@ def table(outcomes: list[Outcome]) -> str:
     """One row per broker: what became of the accepted jobs, and what the clients saw."""
     rows = [
         "| broker | accepted | completed | lost | interrupted, then run again "
-        "| ran to its end twice | longest wait | `POST` p50 / p99 | failed attempts, retried |",
+        "| ran to its end twice | longest time queued (no deploy) "
+        "| `POST` p50 / p99 (p99, no deploy) | failed attempts, retried |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for outcome in outcomes:
@@ -44,11 +45,19 @@ def table(outcomes: list[Outcome]) -> str:
         rows.append(
             f"| {BROKER_TITLES[outcome.broker]} | {outcome.accepted} | {outcome.completed} "
             f"| **{outcome.lost}** | {outcome.interrupted_ran_again} | {outcome.ran_to_end_twice} "
-            f"| {outcome.longest_wait:.1f} s "
-            f"| {outcome.post_p50 * 1000:.0f} / {outcome.post_p99 * 1000:.0f} ms "
+            f"| {outcome.longest_wait:.1f} s{_without(outcome.longest_wait_without_deploy, 's')} "
+            f"| {outcome.post_p50 * 1000:.0f} / {outcome.post_p99 * 1000:.0f} ms"
+            f"{_without(outcome.post_p99_without_deploy, 'ms')} "
             f"| {errors}{f' ({kinds})' if kinds else ''} |"
         )
     return "\n".join(rows) + "\n"
+
+
+def _without(value: float | None, unit: str) -> str:
+    """ " (12.3 s)": the same load's figure without a deploy, where it was measured."""
+    if value is None:
+        return ""
+    return f" ({value:.1f} s)" if unit == "s" else f" ({value * 1000:.0f} ms)"
 
 
 def lanes_chart(outcomes: list[Outcome], stamp_text: str) -> LaneChart:

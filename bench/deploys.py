@@ -27,6 +27,7 @@ page shows (docs/step5/deploys.*). The suite runs a short version (tests/test_st
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -87,19 +88,25 @@ class Plan:
     worker_concurrency: int
     grace_seconds: float  # SIGTERM, then SIGKILL after this
     soft_shutdown_seconds: float  # Celery's soft shutdown: below the grace, with a margin
-    deploy_after_seconds: float  # into the load
+    deploy_after_seconds: float  # into the load, at the earliest
+    # ...and not before a job longer than the grace period runs: a deploy is there to hand such
+    # jobs back, and the load's random mix may take a while to start one (the load's end at most).
+    deploy_with_a_long_job_running: bool = False
 
     @property
     def long_jobs(self) -> tuple[float, ...]:
         return tuple(seconds for seconds in self.job_mix if seconds > self.grace_seconds)
 
 
-# The benchmark's: 5 jobs a second for 30 s on two workers of 4 processes, jobs of 1 to 3 s and
-# one in 30 of 45 s, and Kubernetes' default grace of 30 s (terminationGracePeriodSeconds).
+# The benchmark's: 3 jobs a second for 30 s on two workers of 4 processes, jobs of 1 to 3 s and
+# one in 25 of 35 s, and Kubernetes' default grace of 30 s (terminationGracePeriodSeconds). The
+# load asks for about 9 processes (4.8 for the short jobs, 4.2 for the long ones) of the 8, so
+# jobs queue up a little, which the same load run without a deploy measures too. (5 jobs a
+# second of 1 to 3 s would need more than 8 before any long one.)
 FULL = Plan(
-    jobs_per_second=5,
+    jobs_per_second=3,
     load_seconds=30,
-    job_mix=(1, 1, 1, 2, 2, 3) * 5 + (45,),
+    job_mix=(1, 1, 1, 2, 2, 3) * 4 + (35,),
     clients=8,
     api_processes=2,
     workers=2,
@@ -107,6 +114,7 @@ FULL = Plan(
     grace_seconds=30,
     soft_shutdown_seconds=25,
     deploy_after_seconds=5,
+    deploy_with_a_long_job_running=True,
 )
 # The suite's: seconds, not minutes. Every fourth job (an id picks its length) outlasts the soft
 # shutdown, so each run has some for a retiring worker to give back. The grace leaves 5 s for
@@ -166,8 +174,12 @@ class Job:
 
     @property
     def waited(self) -> float:
-        """From the POST's answer to the start of the run that completed it (or the last)."""
-        return self.runs[-1].start - self.posted if self.runs else 0.0
+        """Its time in the queue: from the POST's answer to its first run, and from each run
+        the deploy stopped to the next."""
+        if not self.runs:
+            return 0.0
+        gaps = (after.start - before.end for before, after in itertools.pairwise(self.runs))
+        return self.runs[0].start - self.posted + sum(max(gap, 0.0) for gap in gaps)
 
     @property
     def done_after(self) -> float | None:
@@ -196,6 +208,9 @@ class Outcome:
     deploy_seconds: float  # from the first replacement to the last process replaced
     events: list[Event]
     jobs: list[Job]
+    # The same load on a fresh deployment with no deploy: what the load costs by itself.
+    longest_wait_without_deploy: float | None = None
+    post_p99_without_deploy: float | None = None
 
 
 # --- The deployment --------------------------------------------------------------------------
@@ -266,6 +281,7 @@ class Deployment:
 # --- The deploy ------------------------------------------------------------------------------
 
 
+# --8<-- [start:deploy]
 def replace_api(deployment: Deployment, began: float, events: list[Event]) -> None:
     """SIGHUP: uvicorn's supervisor replaces each process, the new one serving first."""
     api = deployment.api
@@ -302,8 +318,26 @@ def retire_worker(
         events.append(Event(time.monotonic() - began, f"{name}: SIGKILL, the grace period over"))
 
 
-def deploy_after(seconds: float, deployment: Deployment, began: float, events: list[Event]) -> None:
-    time.sleep(seconds)  # the plan's schedule: the load runs alone this long first
+def deploy_when_due(
+    deployment: Deployment, posts: list[Post], began: float, events: list[Event]
+) -> None:
+    """Deploy once the plan says: after a while, and with a long job running if it asks."""
+    plan = deployment.plan
+    time.sleep(plan.deploy_after_seconds)  # the plan's schedule: the load runs alone first
+
+    def a_long_job_runs() -> bool:
+        running = runs_of(deployment.workers, began)
+        return any(
+            post.task_id in running
+            and seconds_for(post.task_id, list(plan.job_mix)) > plan.grace_seconds
+            for post in list(posts)
+            if post.task_id
+        )
+
+    if plan.deploy_with_a_long_job_running:
+        load_left = plan.load_seconds - (time.monotonic() - began)
+        with suppress(TimeoutError):
+            wait_until(a_long_job_runs, max(load_left, 0), "a long job to run", interval=0.2)
     deploy(deployment, began, events)
 
 
@@ -327,6 +361,9 @@ def deploy(deployment: Deployment, began: float, events: list[Event]) -> None:
             replaced.result()  # raises what the replacement raised
 
 
+# --8<-- [end:deploy]
+
+
 # --- The clients -----------------------------------------------------------------------------
 
 
@@ -337,14 +374,15 @@ def post_once(client: httpx.Client) -> str:
     return task_id
 
 
-def post_steadily(url: str, plan: Plan, began: float, stop: threading.Event) -> list[Post]:
+def post_steadily(
+    url: str, plan: Plan, began: float, stop: threading.Event, posts: list[Post]
+) -> None:
     """POST a job every 1/rate seconds until the load's end, from at most `clients` clients.
 
     A failed attempt (a connection closed by a retiring process, an error status) is retried
     once, on a new connection, as a client should when no answer came back.
     """
     total = round(plan.jobs_per_second * plan.load_seconds)
-    posts: list[Post] = []
     indexes = iter(range(total))
     lock = threading.Lock()
 
@@ -377,7 +415,7 @@ def post_steadily(url: str, plan: Plan, began: float, stop: threading.Event) -> 
     with ThreadPoolExecutor(plan.clients) as clients:
         for running in [clients.submit(one_client) for _ in range(plan.clients)]:
             running.result()
-    return sorted(posts, key=lambda post: post.sent)
+    posts.sort(key=lambda post: post.sent)
 
 
 # --- What happened ---------------------------------------------------------------------------
@@ -411,8 +449,9 @@ def ended_ids(workers: list[RunningServer]) -> set[str]:
     }
 
 
-def measure(broker: str, plan: Plan, settings: dict[str, str]) -> Outcome:
-    """Run the load and the deploy on one deployment, and count what became of every job."""
+def measure(broker: str, plan: Plan, settings: dict[str, str], deploying: bool = True) -> Outcome:
+    """Run the load and the deploy (or the load alone) on one deployment, and count what became
+    of every job."""
     deployment = Deployment(plan, settings)
     try:
         deployment.start()
@@ -421,12 +460,16 @@ def measure(broker: str, plan: Plan, settings: dict[str, str]) -> Outcome:
         stop = threading.Event()
         began = time.monotonic()
         with ThreadPoolExecutor(1) as deployer:
-            deploying = deployer.submit(
-                deploy_after, plan.deploy_after_seconds, deployment, began, events
+            posts: list[Post] = []  # filled as the answers come
+            deployed = (
+                deployer.submit(deploy_when_due, deployment, posts, began, events)
+                if deploying
+                else None
             )
             try:
-                posts = post_steadily(deployment.api.url, plan, began, stop)
-                deploying.result()  # raises what the deploy raised
+                post_steadily(deployment.api.url, plan, began, stop, posts)
+                if deployed is not None:
+                    deployed.result()  # raises what the deploy raised
             finally:
                 stop.set()
         accepted = {post.task_id: post for post in posts if post.task_id is not None}
@@ -599,8 +642,14 @@ def main(argv: list[str] | None = None) -> None:
             f"{broker}: {plan.jobs_per_second:g} jobs/s for {plan.load_seconds:g} s ...", flush=True
         )
         with bench_settings(broker) as settings:
-            outcomes.append(measure(broker, plan, settings))
-        print(summary(outcomes[-1]), flush=True)
+            alone = measure(broker, plan, settings, deploying=False)
+        print(f"  without a deploy: {summary(alone)}", flush=True)
+        with bench_settings(broker) as settings:
+            outcome = measure(broker, plan, settings)
+        outcome.longest_wait_without_deploy = alone.longest_wait
+        outcome.post_p99_without_deploy = alone.post_p99
+        outcomes.append(outcome)
+        print(summary(outcome), flush=True)
     if args.write:
         write(outcomes, stamp("Measured", by="make bench (python -m bench.deploys --write)"))
         print(f"written to {DEPLOYS_MD}, {OUTCOMES_JSON.name} and {DEPLOYS_SVG.name}")

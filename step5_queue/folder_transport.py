@@ -37,6 +37,7 @@ MESSAGES_PER_POLL = 100
 
 
 class Channel(filesystem.Channel):
+    # --8<-- [start:give-back]
     def _restore(self, message: Any) -> None:
         """Put a job that did not finish back in the folder, for the next free worker.
 
@@ -51,6 +52,8 @@ class Channel(filesystem.Channel):
         if leases and task_id:
             (Path(leases) / f"{task_id}.json").unlink(missing_ok=True)
         super()._restore(message)
+
+    # --8<-- [end:give-back]
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         """Add `queue` to the exchange's table, which every starting worker reads and writes."""

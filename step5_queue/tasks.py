@@ -50,7 +50,7 @@ KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
 QUEUE_NAME = os.environ.get("CELERY_QUEUE", "celery")
 # Processes per worker; unset means one per CPU, and `celery worker --concurrency N` overrides.
 WORKER_CONCURRENCY = os.environ.get("WORKER_CONCURRENCY")
-# Results, the ids the API recorded and the jobs' effects are forgotten after this many seconds.
+# Seconds a result is kept (result_expires below).
 RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600)))
 # Embedded transport: how often a running job renews its lease, and after how many missed
 # renewals any worker reports it "failed" (interrupted). See the leases below.
@@ -255,7 +255,7 @@ def crash_on_purpose(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-# The store of the jobs' effects: beside the results (see effects.py).
+# The store of the jobs' effects: beside the results, kept as long (see effects.py).
 EFFECTS = effects_in(RESULT_BACKEND, KEY_PREFIX, RESULT_EXPIRES)
 
 

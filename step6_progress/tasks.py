@@ -62,11 +62,14 @@ KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
 QUEUE_NAME = os.environ.get("CELERY_QUEUE", "celery")
 # Processes per worker; unset means one per CPU, and `celery worker --concurrency N` overrides.
 WORKER_CONCURRENCY = os.environ.get("WORKER_CONCURRENCY")
+# Seconds a result is kept (result_expires below).
+RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600)))
 # Embedded transport: how often a running job renews its lease, and after how many missed
 # renewals any worker reports it "failed" (interrupted). See the leases below.
 HEARTBEAT_SECONDS = float(os.environ.get("HEARTBEAT_SECONDS", "5"))
 MISSED_HEARTBEATS = 3
 EMBEDDED_BROKER = BROKER_URL.startswith(("filesystem-atomic://", "filesystem://"))
+RABBITMQ_BROKER = BROKER_URL.startswith(("amqp://", "pyamqp://"))
 EMBEDDED_RESULTS = RESULT_BACKEND.startswith("db+sqlite://")
 
 
@@ -78,9 +81,15 @@ def broker_options() -> dict[str, object]:
             "data_folder_in": str(messages),
             "data_folder_out": str(messages),
             "control_folder": str(QUEUE_FOLDER / "control"),
+            # A job given back returns without the lease of the run that stopped.
+            "leases_folder": str(QUEUE_FOLDER / "leases"),
             # Workers poll the folder; kombu's default of 1 s starts every job up to 1 s late.
             "polling_interval": 0.1,
         }
+    if RABBITMQ_BROKER:
+        # The POST returns once RabbitMQ has the job on disk (a publisher confirm), not when it
+        # has left this process: a broker killed in between would otherwise lose an accepted job.
+        return {"confirm_publish": True}
     return {
         # A job taken by a worker that then vanishes goes back to the queue after this many
         # seconds. It must be longer than the longest job, or healthy jobs run twice (see docs).
@@ -114,8 +123,12 @@ celery_app.conf.update(
     result_backend_transport_options={"global_keyprefix": KEY_PREFIX},
     broker_connection_retry_on_startup=True,
     task_default_queue=QUEUE_NAME,
+    # RabbitMQ: a quorum queue, which writes every job to disk (and, in a cluster, to a majority
+    # of nodes) before it confirms it. Classic mirrored queues are gone in RabbitMQ 4. Redis and
+    # the folder have no queue types and ignore this.
+    task_default_queue_type="quorum",
     # Results (and the ids the API recorded) are forgotten after this many seconds.
-    result_expires=int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600))),
+    result_expires=RESULT_EXPIRES,
     # No "STARTED" from Celery: the job records its own start, with its steps and the number of
     # its run, which Celery's STARTED (meta: pid and hostname) would overwrite.
     task_track_started=False,
@@ -133,6 +146,9 @@ celery_app.conf.update(
     # result of a job that did finish comes over a local pipe, well within that second.
     worker_lost_wait=1.0,
     worker_concurrency=int(WORKER_CONCURRENCY) if WORKER_CONCURRENCY else None,
+    # A cold shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT) lets running jobs go on
+    # this many seconds, then puts the unfinished ones back in the queue (see docs).
+    worker_soft_shutdown_timeout=float(os.environ.get("SOFT_SHUTDOWN_SECONDS", "0")),
     # The job's prints go to the console as they are, like the other stages' lines.
     worker_redirect_stdouts=False,
     # Where `--beat` keeps its schedule: with the rest of the embedded queue.
