@@ -440,10 +440,14 @@ def _draw_timeline(figure: Figure, chart: Timeline) -> None:
 
 LANE_POINTS = 1.6  # one lane's height: 150 jobs in 240 points
 MARKER = SERIES[3]
+MARKER_ROW = 11  # points: one marker's label
 
 
 def _draw_lanes(figure: Figure, chart: LaneChart) -> None:
-    heights = [40 + LANE_POINTS * len(panel.lanes) for panel in chart.panels]
+    heights = [
+        30 + MARKER_ROW * len(panel.markers) + LANE_POINTS * len(panel.lanes)
+        for panel in chart.panels
+    ]
     _size(figure, WIDE_POINTS, 70 + sum(heights) + 30 * len(chart.panels))
     grid = figure.subplots(len(chart.panels), 1, sharex=True, height_ratios=heights, squeeze=False)
     colours = {track.key: colour for track, colour in zip(chart.tracks, SERIES, strict=False)}
@@ -459,20 +463,22 @@ def _draw_lanes(figure: Figure, chart: LaneChart) -> None:
                     colors=colours[span.track],
                     linewidth=0.5 if thin else LANE_POINTS * 0.8,
                 )
-        for row, marker in enumerate(sorted(panel.markers, key=lambda marker: marker.at)):
+        markers = sorted(panel.markers, key=lambda marker: marker.at)
+        for row, marker in enumerate(markers):
             axes.axvline(marker.at, color=MARKER, linestyle=(0, (3, 2)), linewidth=1)
-            # Labels two rows high, alternating, so markers close together stay readable.
+            # A row of its own for each label, the last one lowest: markers seconds apart on a
+            # minute's axis would overlap on one row.
             axes.annotate(
                 marker.label,
                 (marker.at, 1.0),
                 xycoords=("data", "axes fraction"),
-                xytext=(2, 2 + 11 * (row % 2)),
+                xytext=(2, 2 + MARKER_ROW * (len(markers) - 1 - row)),
                 textcoords="offset points",
                 fontsize=SMALL_FONT_SIZE,
                 color=TEXT,
                 va="bottom",
             )
-        axes.set_title(panel.title, pad=26)
+        axes.set_title(panel.title, pad=6 + MARKER_ROW * len(markers))
         axes.set_ylim(len(panel.lanes) - 0.5, -0.5)
         axes.set_yticks([])
         axes.set_xlim(left=0)

@@ -607,7 +607,7 @@ def summary(outcome: Outcome) -> str:
         f"{outcome.broker}: {outcome.accepted} accepted, {outcome.completed} completed, "
         f"{outcome.lost} lost, {outcome.interrupted_ran_again} interrupted and run again, "
         f"{outcome.ran_to_end_twice} ran to their end twice, {outcome.strays} strays; longest "
-        f"wait {outcome.longest_wait:.1f} s; POST p50 {outcome.post_p50 * 1000:.0f} ms, p99 "
+        f"time queued {outcome.longest_wait:.1f} s; POST p50 {outcome.post_p50 * 1000:.0f} ms, p99 "
         f"{outcome.post_p99 * 1000:.0f} ms, {errors} failed attempts retried, "
         f"{outcome.posts_failed} failed; the deploy took {outcome.deploy_seconds:.1f} s"
     )

@@ -16,7 +16,6 @@ import pytest
 from bench import charts
 from bench.deploy_figures import lanes_chart, table
 from bench.deploys import DEPLOYS_MD, DEPLOYS_SVG, FULL, SHORT, Outcome, measure, stored
-from tests import crash_table
 from tests.docs_build import EDITIONS, Edition
 from tests.step5_deployments import BROKER_ENVS
 
@@ -42,9 +41,7 @@ def problems_of(outcome: Outcome) -> list[str]:
 
 
 @pytest.mark.parametrize("broker", BROKER_ENVS)
-def test_a_rolling_deploy_under_load_loses_no_accepted_job(
-    broker: str, request: pytest.FixtureRequest
-) -> None:
+def test_a_rolling_deploy_under_load_loses_no_accepted_job(broker: str) -> None:
     outcome = measure(broker, SHORT, BROKER_ENVS[broker]())
     events = "; ".join(f"{event.at:.1f} s {event.what}" for event in outcome.events)
     assert problems_of(outcome) == [], events
@@ -58,11 +55,7 @@ def test_a_rolling_deploy_under_load_loses_no_accepted_job(
     for job in outcome.jobs:
         if any(not run.finished for run in job.runs):
             assert job.completed and job.runs[-1].finished, job
-    outcome_text = "every accepted job completes; a job stopped by the deploy runs again"
-    cell = crash_table.Cell(
-        "deploy", broker, outcome_text, outcome.longest_wait, "longest time queued", WAITED_WITHIN
-    )
-    crash_table.check(request, cell)
+    assert outcome.longest_wait <= WAITED_WITHIN, [job for job in outcome.jobs if job.waited > 5]
 
 
 def test_the_page_shows_the_full_deploy_and_it_lost_no_job() -> None:
