@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from pathlib import Path
@@ -180,7 +179,7 @@ def fail_abandoned_jobs() -> None:
                 f"renewing the job's lease for {MISSED_HEARTBEATS * HEARTBEAT_SECONDS:g} s"
             )
             celery_app.backend.mark_as_failure(task_id, error)
-            say(f"{INTERRUPTED}: {task_id}")
+            print(f"{INTERRUPTED}: {task_id}")
         if renewed < overdue:
             path.unlink(missing_ok=True)
 
@@ -206,19 +205,15 @@ def job_seconds() -> float:
         raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
 
 
-def say(line: str) -> None:
-    """Print one console line in one write: the worker's pool processes share one console, and
-    print() writes the text and its newline separately, so two jobs could splice their lines."""
-    sys.stdout.write(f"{line}\n")
-
-
 @celery_app.task
 def very_long_task() -> None:
-    say(STARTING)
+    # print(), as in every stage: Python line-buffers a terminal, so each line leaves in one
+    # write, and the worker's pool processes sharing this console never splice their lines.
+    print(STARTING)
     time.sleep(job_seconds())
     if os.environ.get("TASK_FAIL") == "1":
         error = RuntimeError("TASK_FAIL=1: the long task fails on purpose")
-        say(f"{FAILED}: {error}")
+        print(f"{FAILED}: {error}")
         # Celery stores the failure (and this error) in the result backend for GET /status.
         raise error
-    say(ENDING)
+    print(ENDING)

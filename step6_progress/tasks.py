@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from pathlib import Path
@@ -205,7 +204,7 @@ def fail_abandoned_jobs() -> None:
                 f"renewing the job's lease for {MISSED_HEARTBEATS * HEARTBEAT_SECONDS:g} s"
             )
             celery_app.backend.mark_as_failure(task_id, error)
-            say(f"{INTERRUPTED}: {task_id}")
+            print(f"{INTERRUPTED}: {task_id}")
         if renewed < overdue:
             path.unlink(missing_ok=True)
 
@@ -229,12 +228,6 @@ def job_seconds() -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
-
-
-def say(line: str) -> None:
-    """Print one console line in one write: the worker's pool processes share one console, and
-    print() writes the text and its newline separately, so two jobs could splice their lines."""
-    sys.stdout.write(f"{line}\n")
 
 
 # --8<-- [start:cancel]
@@ -282,21 +275,21 @@ def very_long_task(self: Task) -> dict[str, int]:
         # it safely inside time.sleep (or any call of its own): see the docs page.
         if cancel_requested(task_id):
             self.update_state(state=CANCELLED, meta=progress(done, run, seq + 1))
-            say(CANCELLED_LINE)
+            print(CANCELLED_LINE)
             # Monitors such as Flower follow task events, and Ignore sends none: say it ended.
             self.send_event("task-revoked", terminated=False, signum=None, expired=False)
             raise Ignore()  # Celery stores nothing more and acknowledges the message
         if done == 0:
-            say(STARTING)
+            print(STARTING)
         seq += 1
         self.update_state(state=PROGRESS, meta=progress(done, run, seq))
         time.sleep(step_seconds)
     if os.environ.get("TASK_FAIL") == "1":
         error = RuntimeError("TASK_FAIL=1: the long task fails on purpose")
-        say(f"{FAILED}: {error}")
+        print(f"{FAILED}: {error}")
         # Celery stores the failure (and this error) in the result backend for GET /status.
         raise error
-    say(ENDING)
+    print(ENDING)
     return progress(STEPS, run, seq + 1)
 
 
