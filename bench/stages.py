@@ -12,6 +12,8 @@ from pathlib import Path
 import kombu
 import redis
 
+from uvicorn_harness.stages import stage_number
+
 # Stage 5's broker and result store; .ci/run makes sure a Redis answers here.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 # The same stage on RabbitMQ (results in Redis); .ci/run makes sure one answers here.
@@ -28,7 +30,6 @@ class Stage:
     title: str  # how the tables name it
     has_status: bool = True  # serves GET /status?task_id=
     measure_memory: bool = True  # keeps (or deliberately doesn't keep) a record per task
-    console_module: str = "app"  # the module that defines ENDING, the "job ended" console line
     # Environment for one deployment, given a fresh scratch folder (database file, broker folder).
     settings: Callable[[Path], dict[str, str]] = no_settings
     # Undo what the deployment left outside its scratch folder (keys in a shared Redis).
@@ -49,8 +50,8 @@ class Stage:
         return self.worker_concurrencies[0] if self.worker_concurrencies else None
 
     @property
-    def number(self) -> str:
-        return self.package.removeprefix("step").split("_")[0]
+    def number(self) -> int:
+        return stage_number(self.package)
 
 
 def sqlite_file(workdir: Path) -> dict[str, str]:
@@ -127,7 +128,6 @@ def queue_stage(
         "step5_queue",
         f"5 queue (Celery, {broker})",
         measure_memory=False,
-        console_module="tasks",
         settings=settings,
         cleanup=cleanup,
         worker_command=celery_worker,
