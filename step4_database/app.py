@@ -110,8 +110,7 @@ def job_seconds() -> float:
 def very_long_task(task_id: str) -> None:
     try:
         store.mark_started(task_id)
-        # Many job threads print at once: Python line-buffers a terminal, so each print()
-        # leaves in one write and their lines never run together.
+        # Job threads print at once: a terminal line-buffers print(), so each line stays whole.
         print(STARTING)
         time.sleep(job_seconds())
         if os.environ.get("TASK_FAIL") == "1":

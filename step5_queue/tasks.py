@@ -125,8 +125,7 @@ def job_seconds() -> float:
 
 @celery_app.task
 def very_long_task() -> None:
-    # print(), as in every stage: Python line-buffers a terminal, so each line leaves in one
-    # write, and the worker's pool processes sharing this console never splice their lines.
+    # Pool processes share this console: a terminal line-buffers print(), so lines stay whole.
     print(STARTING)
     time.sleep(job_seconds())
     if os.environ.get("TASK_FAIL") == "1":
