@@ -195,10 +195,12 @@ def very_long_task(self: Task) -> dict[str, int]:
             # Monitors such as Flower follow task events, and Ignore sends none: say it ended.
             self.send_event("task-revoked", terminated=False, signum=None, expired=False)
             raise Ignore()  # Celery stores nothing more and acknowledges the message
-        if done == 0:
-            print(STARTING)
         seq += 1
         self.update_state(state=PROGRESS, meta=progress(done, run, seq))
+        if done == 0:
+            # After the write, as Celery stores STARTED before a job runs: a job that says it
+            # started is recorded running, so its lease can report it if its worker dies.
+            print(STARTING)
         time.sleep(step_seconds)
     if os.environ.get("TASK_FAIL") == "1":
         error = RuntimeError("TASK_FAIL=1: the long task fails on purpose")
