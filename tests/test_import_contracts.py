@@ -107,19 +107,33 @@ VIOLATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("module", "source", "broken"), VIOLATIONS)
-def test_a_forbidden_import_breaks_its_contract(
-    tree_copy: Path, module: str, source: str, broken: str
-) -> None:
-    violation = tree_copy / module
-    violation.write_text(source, encoding="utf-8")
+@pytest.fixture(scope="module")
+def with_violations(tree_copy: Path) -> str:
+    """lint-imports' report on the copy with every violation below added at once."""
+    added = []
+    for violation in VIOLATIONS:
+        module, source, _ = violation.values
+        path = tree_copy / str(module)
+        path.write_text(str(source), encoding="utf-8")
+        added.append(path)
     try:
         result = lint_imports(tree_copy)
     finally:
-        violation.unlink()
+        for path in added:
+            path.unlink()
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Contracts: 3 kept, 1 broken." in result.stdout, result.stdout
-    _, _, broken_section = result.stdout.partition("Broken contracts")
-    assert broken in broken_section, result.stdout
+    return result.stdout
+
+
+def test_each_violation_breaks_one_contract(with_violations: str) -> None:
+    assert f"Contracts: 0 kept, {len(VIOLATIONS)} broken." in with_violations, with_violations
+
+
+@pytest.mark.parametrize(("module", "source", "broken"), VIOLATIONS)
+def test_a_forbidden_import_breaks_its_contract(
+    with_violations: str, module: str, source: str, broken: str
+) -> None:
+    _, _, broken_section = with_violations.partition("Broken contracts")
+    assert broken in broken_section, with_violations
     importer = module.removesuffix(".py").replace("/", ".")
-    assert f"{importer} -> " in broken_section, result.stdout
+    assert f"{importer} -> " in broken_section, with_violations
