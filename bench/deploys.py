@@ -39,7 +39,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,8 +54,10 @@ from bench.charts import stamp
 from bench.deploy_figures import lanes_chart, table
 from bench.measure import percentile
 from step5_queue.tasks import seconds_for
+from uvicorn_harness import queue_deployments
 from uvicorn_harness.server import REPO_ROOT, RunningServer, start_server, wait_until
 
+STAGE = "step5_queue"
 FIGURES = REPO_ROOT / "docs" / "step5"
 # What each deploy measured, job by job: the table and the chart are drawn from it.
 OUTCOMES_JSON = FIGURES / "deploy-outcomes.json"
@@ -218,21 +219,13 @@ class Outcome:
 
 def api_command(plan: Plan) -> list[str]:
     return [
-        *(sys.executable, "-m", "uvicorn", "step5_queue.app:app", "--host", "127.0.0.1"),
+        *(sys.executable, "-m", "uvicorn", f"{STAGE}.app:app", "--host", "127.0.0.1"),
         *("--port", "0", "--workers", str(plan.api_processes), "--no-access-log"),
         *("--timeout-graceful-shutdown", str(math.ceil(plan.grace_seconds))),
         # How long the supervisor waits for a new process to serve before it gives up the
         # restart and keeps the old one: 5 s by default, which a new process on a busy 2-core
         # machine overran ("was not ready in time; ... aborting the restart").
         *("--timeout-worker-healthcheck", str(API_READY_WITHIN)),
-    ]
-
-
-def worker_command(plan: Plan, node: str) -> list[str]:
-    return [
-        *(sys.executable, "-m", "celery", "-A", "step5_queue.tasks", "worker"),
-        *("--loglevel=INFO", f"--concurrency={plan.worker_concurrency}", f"--hostname={node}"),
-        *("--without-mingle", "--without-gossip"),
     ]
 
 
@@ -263,11 +256,11 @@ class Deployment:
                 worker.result()
 
     def start_worker(self) -> RunningServer:
-        node = f"deploy-{uuid.uuid4().hex[:8]}@step5"
+        node = queue_deployments.worker_node("deploy", STAGE)
         worker = start_server(
-            command=worker_command(self.plan, node),
+            command=queue_deployments.worker_command(STAGE, self.plan.worker_concurrency, node),
             env=self.env,
-            ready_line=f"{node} ready.",
+            ready_line=queue_deployments.ready_line(node),
             serves_http=False,
         )
         self.workers.append(worker)
@@ -591,11 +584,8 @@ def bench_settings(broker: str) -> Iterator[dict[str, str]]:
     try:
         yield settings
     finally:
+        queue_deployments.remove_space(settings)  # the folder, the Redis keys, the queue
         shutil.rmtree(workdir, ignore_errors=True)
-        if broker == "redis":
-            stages.remove_redis_keys(settings)
-        elif broker == "rabbitmq":
-            stages.remove_rabbitmq_queue(settings)
 
 
 BROKERS = ("embedded", "redis", "rabbitmq")

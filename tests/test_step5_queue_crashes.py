@@ -161,7 +161,7 @@ def test_killing_every_pool_process_mid_job_runs_that_job_and_the_next(
 ) -> None:
     # Two processes: one runs the job, the other waits for one. On billiard's threaded pool,
     # which kombu's own folder transport got, the waiting one held the jobs' pipe lock, and
-    # killing it stopped every job for good (see step5_queue/folder_transport.py).
+    # killing it stopped every job for good (see embedded_queue/folder_transport.py).
     env = {**BROKER_ENVS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
     worker = start_worker(serve_fresh, env, concurrency=2)
     api = start_api(serve_fresh, env)
