@@ -56,7 +56,8 @@ def broker_options() -> dict[str, object]:
     if RABBITMQ_BROKER:
         # The POST returns once RabbitMQ has the job on disk (a publisher confirm), not when it
         # has left this process: a broker killed in between would otherwise lose an accepted job.
-        return {"confirm_publish": True}
+        # (CELERY_CONFIRM_PUBLISH=0 turns them off, for the benchmark to measure what they cost.)
+        return {"confirm_publish": os.environ.get("CELERY_CONFIRM_PUBLISH", "1") != "0"}
     return {
         # A job taken by a worker that then vanishes goes back to the queue after this many
         # seconds. It must be longer than the longest job, or healthy jobs run twice (see docs).
