@@ -212,6 +212,7 @@ def test_the_keyboard_alone_starts_a_job_and_cancels_it(
     page.wait_for_function("document.querySelector('#rows tr').dataset.status === 'cancelled'")
     after = focused(browser)
     assert after.name == cancel.name and after.is_visible, after
+    keep_screenshot(browser, "step6-live-page-keyboard.png", down_to=".jobs")
     assert not browser.outside_requests, browser.outside_requests
     assert not browser.errors, browser.errors
 

@@ -1,5 +1,6 @@
-// The focused element and how its focus is drawn: its outline and box shadow, and the
-// backgrounds under it (nearest first, up to the first opaque one) that the ring must stand out on.
+// The focused element and how its focus is drawn: its outline, and the backgrounds the ring is
+// drawn on (nearest first, up to the first opaque one): the element's own when the ring is drawn
+// inside it (a negative outline-offset), else those around it.
 () => {
   const focused = document.activeElement;
   const style = getComputedStyle(focused);
@@ -8,7 +9,9 @@
     return parts.length > 3 ? parts[3] : 1;
   };
   const backgrounds = [];
-  for (let element = focused.parentElement; element; element = element.parentElement) {
+  const inside = parseFloat(style.outlineOffset) < 0;
+  let element = inside ? focused : focused.parentElement;
+  for (; element; element = element.parentElement) {
     const background = getComputedStyle(element).backgroundColor;
     if (alpha(background) > 0) {
       backgrounds.push(background);
@@ -24,7 +27,6 @@
     outlineStyle: style.outlineStyle,
     outlineWidth: parseFloat(style.outlineWidth),
     outlineColour: style.outlineColor,
-    boxShadow: style.boxShadow,
     backgrounds,
   };
 }
