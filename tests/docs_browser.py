@@ -2,10 +2,9 @@
 
 The built site is served from a thread on 127.0.0.1 (`serve_site`); tests/chromium.py opens the
 browser. `visit_page` loads a page once, waits for its diagrams, takes a screenshot and collects
-what the browser checks look at into a `Visit`; then it runs axe-core (tests/accessibility.py)
-on the page in each colour scheme, switched with the reader's toggle, and takes the dark
-screenshot. The JavaScript it runs in the page lives beside this file, one expression per file,
-in page_scripts/.
+what the browser checks look at into a `Visit`; then, in each colour scheme, it runs axe-core
+(tests/accessibility.py) and reads the colours of every listing's text. The JavaScript it runs
+in the page lives beside this file, one expression per file, in page_scripts/.
 """
 
 from __future__ import annotations
@@ -42,9 +41,9 @@ def page_script(name: str) -> str:
 
 # The site's two colour schemes (mkdocs.yml's palette), light first, as a page opens.
 SCHEMES = ("default", "slate")
-SCHEME_TOGGLE = "form[data-md-component=palette] label:visible"
 # Rules beyond WCAG's tags that every page passes (tests/accessibility.py): the search dialog's
-# name, and no two landmarks alike (material's copy buttons came in unnamed <nav>s).
+# name, no two landmarks alike (material's copy buttons came in unnamed <nav>s), no table header
+# cell without a name.
 DOCS_AXE_RULES = ("aria-dialog-name", "landmark-unique", "empty-table-header")
 # The rules that read colours, all a scheme changes (material's toggle sets only the body's
 # data-md-color-* attributes): the light scheme is checked for every rule, the dark one for
@@ -59,7 +58,7 @@ COLLAPSED = ("details:not([open]) > :not(summary)",)
 # much as the light one.
 DARK_SCREENSHOTS = os.environ.get("SCREENSHOTS") == "both"
 # material fades colours over 0.25 s when the scheme changes; axe reads colours at once, and
-# mid-fade they are neither scheme's. Without transitions the switch is done when the click is.
+# mid-fade they are neither scheme's. Without transitions the switch is done at once.
 NO_TRANSITIONS = "*, *::before, *::after { transition: none !important; }"
 
 # mkdocs-material draws each diagram in a closed shadow root; this init script opens it, so the
