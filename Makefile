@@ -45,10 +45,11 @@ docs-build: $(DOCS_INSTALLED)  ## build the docs into site/ and site/zh/, failin
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --config-file mkdocs.zh.yml
 
-lint: $(INSTALLED)  ## ruff, then mypy (strict on the stages and the harness: see pyproject.toml)
+lint: $(INSTALLED)  ## ruff, mypy (strict on the stages and the harness), the import contracts: see pyproject.toml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 lock: $(INSTALLED)  ## refresh constraints.txt from what is installed
 	$(BIN)/python -m pip freeze --exclude-editable --exclude fastapi-background-work > constraints.txt

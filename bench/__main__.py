@@ -3,25 +3,24 @@
 python -m bench [--quick] [--output docs/bench/results.md] [--stage step3_status ...]
 
 Writes the tables to the markdown file the Compare page includes (and prints them), and the
-wall-time chart next to it as wall-time.svg.
+wall-time chart next to it as wall-time.svg, with its data file wall-time.json (bench/charts.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from bench.report import WALL_DATA_NAME, render, wall_chart_data, wall_chart_svg
+from bench import charts
+from bench.report import WALL_CHART_NAME, render, wall_chart
 from bench.run import QUICK, Sizes, run
 from bench.stages import STAGES
 from uvicorn_harness.server import REPO_ROOT
 
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "bench" / "results.md"
 QUICK_OUTPUT = Path(tempfile.gettempdir()) / "bench-quick" / "results.md"
-CHART_NAME = "wall-time.svg"  # written next to the markdown
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,14 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     markdown = render(results)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(markdown)
-    # The chart's data beside it, so `python -m bench.report` can draw it again without a run.
-    data = json.dumps(wall_chart_data(results), indent=2, ensure_ascii=False)
-    (output.parent / WALL_DATA_NAME).write_text(data + "\n", encoding="utf-8")
-    chart = output.parent / CHART_NAME
-    chart.write_text(wall_chart_svg(results))
+    written = charts.write(wall_chart(results), output.parent / WALL_CHART_NAME)
     print()
     print(markdown)
-    print(f"written to {output} and {chart}")
+    print(f"written to {output}, {' and '.join(map(str, written))}")
 
 
 if __name__ == "__main__":

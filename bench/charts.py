@@ -1,31 +1,110 @@
-"""Small SVG charts for the docs, drawn by the scripts that measure what they show.
+"""Every chart the docs show, drawn by matplotlib from a data file kept beside it.
 
-Every chart carries its scale as data attributes on the <svg> and its points or bars as data
-attributes on their elements, so tests/test_docs.py reads a drawn position back into the value
-it stands for and compares it with the chart's data file.
+A chart is data: one of the models below, stored as `<name>.json` next to `<name>.svg`. The
+script that measures something builds the model and calls `write`, which stores both files;
+`python -m bench.charts` draws every chart again from its data file, with no new measurement.
+The same data always gives the same bytes (`draw`), so a test proves that a chart was drawn
+from its data file by drawing it again, and checks the data file against the measurement.
+
+Adding a chart: build a `LineChart`, `LogBarChart` or `Timeline` and `write` it next to the
+page that shows it (`![...](folder/name.svg){ .chart }`); the tests find it by its data file.
+
+Every chart has a background of its own: an `<img>` SVG with a transparent background would sit
+on the page's, and no text colour reaches 4.5:1 on both Material's white and its dark "slate"
+(a grey at 4.5:1 on one is at most 3.6:1 on the other). On the chart's own white, every text
+colour below is at 4.5:1 or more and every line or bar that carries a value at 3:1 or more.
 """
 
 from __future__ import annotations
 
-import math
+import io
+import json
 import os
 import platform
-import textwrap
+import re
+import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 from importlib import metadata
-from xml.etree import ElementTree
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
-TEXT_COLOUR = "#888888"  # readable on the light and the dark theme
-COLOURS = ("#4a7bd0", "#d0843a", "#3a9d5d", "#b04ab0")
-PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "celery")
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Patch
+from matplotlib.textpath import TextToPath
+from matplotlib.ticker import FuncFormatter, LogLocator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOCS = REPO_ROOT / "docs"
+
+BACKGROUND = "#ffffff"
+TEXT = "#24292f"  # 14.7:1 on the background
+MUTED_TEXT = "#57606a"  # 6.4:1: tick labels, the stamp, reference lines
+GRID = "#d8dee4"  # 1.4:1, on purpose: grid lines only guide the eye, the tick labels carry values
+SERIES = ("#0969da", "#bc4c00", "#1a7f37", "#8250df")  # each 5.0:1 or more on the background
+
+# The packages every stamp names, where they are installed.
+PACKAGES = ("fastapi", "starlette", "uvicorn", "httpx", "sqlalchemy", "celery")
+
+# Charts are shown at the text column's width: 998 px at a 1280 px window. A chart 720 units
+# wide (points: matplotlib's SVG unit) plus its margins shows a 9-unit label at 12.2 px; a narrow
+# one (`{ .chart .narrow }`, at most 720 px) is 516 units wide and shows it at 12.1 px.
+WIDE_POINTS = 720
+NARROW_POINTS = 516
+FONT_SIZE = 10.0
+SMALL_FONT_SIZE = 9.0
+POINTS_PER_INCH = 72  # matplotlib's SVG backend draws at 72 dpi: one unit is one point
+
+# Deterministic SVG: ids hashed with a fixed salt, no date or matplotlib version in the file
+# (matplotlib's backend_svg: "Values have been predefined for 'Creator', 'Date', 'Format', and
+# 'Type'. They can be removed by setting them to None."). Text stays text (svg.fonttype
+# "none"): files a fifth of the size of glyph outlines (12 KB against 72 KB for the stacked
+# timeline), and a test can read each text's colour and size.
+STYLE: dict[Any, Any] = {
+    "svg.hashsalt": "bench.charts",
+    "svg.fonttype": "none",
+    # Measured in DejaVu Sans, which matplotlib ships (the same widths on every machine); a
+    # browser without it draws the next, Verdana being about as wide.
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial"],
+    "font.size": FONT_SIZE,
+    "text.color": TEXT,
+    "axes.labelcolor": TEXT,
+    "axes.edgecolor": MUTED_TEXT,
+    "axes.titlesize": FONT_SIZE,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "xtick.color": MUTED_TEXT,
+    "ytick.color": MUTED_TEXT,
+    "xtick.labelcolor": TEXT,
+    "ytick.labelcolor": TEXT,
+    "xtick.labelsize": SMALL_FONT_SIZE,
+    "ytick.labelsize": SMALL_FONT_SIZE,
+    "legend.fontsize": SMALL_FONT_SIZE,
+    "legend.frameon": False,
+    "grid.color": GRID,
+    "figure.facecolor": BACKGROUND,
+    "axes.facecolor": BACKGROUND,
+    "savefig.facecolor": BACKGROUND,
+}
+TEXT_TO_PATH = TextToPath()
+SVG_METADATA = {"Creator": None, "Date": None}
+
+TickStyle = Literal["plain", "thousands", "grouped", "seconds"]
+TICK_LABELS: dict[str, Callable[[float], str]] = {
+    "plain": lambda value: f"{value:g}",
+    "thousands": lambda value: f"{value / 1000:g}k" if value else "0",
+    "grouped": lambda value: f"{value:,.0f}",
+    "seconds": lambda value: f"{value:g} s",
+}
 
 
 def stamp(what: str, when: datetime | None = None, by: str | None = None) -> str:
-    """ "<what> <date> [by <by>] on N CPUs (system), Python x; versions.", like the benchmark's."""
+    """ "<what> <date> [by <by>] on N CPUs (system), Python x; versions." for every figure."""
     moment = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     if by is not None:
         moment += f" by {by}"
@@ -46,144 +125,295 @@ def installed(name: str) -> str | None:
         return None
 
 
-def nice_step(span: float, ticks: int = 5) -> float:
-    """A round step (1, 2 or 5 times a power of ten) giving about `ticks` ticks over `span`."""
-    raw = max(span, 1e-9) / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= raw)
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class Series:
+class Series(_Data):
     name: str
-    points: Sequence[tuple[float, float]]  # (x, y) in the chart's units
+    points: list[tuple[float, float]]  # (x, y) in the chart's units
 
 
-@dataclass(frozen=True)
-class Panel:
-    """One line chart: its title, its axes' labels and formats, and its series."""
-
+class Panel(_Data):
     title: str
     y_label: str
-    series: Sequence[Series]
-    y_format: Callable[[float], str] = lambda value: f"{value:g}"
+    series: list[Series]
+    y_ticks: TickStyle = "plain"
 
 
-PANEL_WIDTH = 420
-PANEL_HEIGHT = 260
-PANEL_LEFT = 64  # room for the y tick labels
-PANEL_TOP = 64  # title, legend and the y label
-PANEL_BOTTOM = 40  # x tick labels and the x label
-STAMP_CHARACTER_PX = 7  # a generous width of one 12 px sans-serif character, to wrap the stamp
+class LineChart(_Data):
+    """Line charts side by side on one x axis: each panel its own y axis and series."""
+
+    kind: Literal["lines"] = "lines"
+    panels: list[Panel]
+    x_label: str
+    x_ticks: TickStyle = "plain"
+    stamp: str
+    narrow: bool = False
 
 
-def line_panels_svg(
-    panels: Sequence[Panel],
-    x_label: str,
-    x_format: Callable[[float], str],
-    stamp_text: str,
-    aria_label: str,
-    panel_width: int = PANEL_WIDTH,
-) -> str:
-    """Line charts side by side, then the stamp under them (wrapped to the chart's width)."""
-    width = panel_width * len(panels)
-    stamp_lines = textwrap.wrap(stamp_text, width // STAMP_CHARACTER_PX)
-    height = PANEL_HEIGHT + 8 + 15 * len(stamp_lines)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="13" role="img" '
-        f'aria-label="{escape(aria_label)}">'
-    ]
-    for number, panel in enumerate(panels):
-        parts.append(_panel(panel, number * panel_width, panel_width, x_label, x_format))
-    for number, line in enumerate(stamp_lines):
-        y = PANEL_HEIGHT + 20 + 15 * number
-        parts.append(
-            f'<text x="0" y="{y}" fill="{TEXT_COLOUR}" font-size="12">{escape(line)}</text>'
+class Bar(_Data):
+    label: str
+    value: float
+    group: int  # which of the chart's groups (its colour and legend entry)
+    note: str  # written at the end of the bar
+
+
+class Reference(_Data):
+    value: float
+    label: str
+
+
+class LogBarChart(_Data):
+    """Horizontal bars on a log axis, so 2 and 100 are both readable, with reference lines."""
+
+    kind: Literal["log_bars"] = "log_bars"
+    title: str
+    x_label: str
+    unit: str  # after each tick's number: "·D"
+    groups: list[str]
+    bars: list[Bar]
+    references: list[Reference]
+    stamp: str
+
+
+class Track(_Data):
+    key: str
+    legend: str
+
+
+class Span(_Data):
+    track: str  # a Track's key
+    start: float
+    end: float
+
+
+class TimelineRow(_Data):
+    label: str
+    spans: list[Span]
+    note: str  # after the end of the row's first span
+
+    def span(self, track: str) -> Span:
+        return next(span for span in self.spans if span.track == track)
+
+
+class Timeline(_Data):
+    """Rows of spans on one time axis, each track a colour: what happened when."""
+
+    kind: Literal["timeline"] = "timeline"
+    title: str
+    x_label: str
+    tracks: list[Track]
+    rows: list[TimelineRow]
+    stamp: str
+
+
+Chart = Annotated[LineChart | LogBarChart | Timeline, Field(discriminator="kind")]
+CHART: TypeAdapter[Chart] = TypeAdapter(Chart)
+
+
+def data_file(svg: Path) -> Path:
+    """Where a chart's data is kept: beside it, same name."""
+    return svg.with_suffix(".json")
+
+
+def write(chart: Chart, svg: Path) -> list[Path]:
+    """Store the chart's data file and draw the chart from it; the two files written."""
+    svg.parent.mkdir(parents=True, exist_ok=True)
+    data = data_file(svg)
+    text = json.dumps(CHART.dump_python(chart, mode="json"), indent=2, ensure_ascii=False)
+    # A point on one line, "[10000.0, 1253.0]", so the file reads like the table it holds.
+    text = re.sub(r"\[\s+([^\s,\[\]]+),\s+([^\s,\[\]]+)\s+\]", r"[\1, \2]", text)
+    data.write_text(text + "\n", encoding="utf-8")
+    svg.write_text(draw(chart), encoding="utf-8")
+    return [data, svg]
+
+
+def load(svg: Path) -> Chart:
+    """The data a chart is drawn from."""
+    return CHART.validate_json(data_file(svg).read_bytes())
+
+
+def charts_in(folder: Path = DOCS) -> list[Path]:
+    """Every SVG under `folder`, each a chart with its data file (symlinked copies left out)."""
+    return sorted(svg for svg in folder.rglob("*.svg") if not svg.is_symlink())
+
+
+def draw(chart: Chart) -> str:
+    """The chart as an SVG document: the same text every time for the same data."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(layout="constrained")
+        if isinstance(chart, LineChart):
+            _draw_lines(figure, chart)
+        elif isinstance(chart, LogBarChart):
+            _draw_log_bars(figure, chart)
+        else:
+            _draw_timeline(figure, chart)
+        _draw_stamp(figure, chart.stamp)
+        svg = io.StringIO()
+        figure.savefig(
+            svg, format="svg", metadata=SVG_METADATA, bbox_inches="tight", pad_inches=0.15
         )
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    return svg.getvalue()
 
 
-def _panel(
-    panel: Panel, offset: int, panel_width: int, x_label: str, x_format: Callable[[float], str]
-) -> str:
-    xs = [x for series in panel.series for x, _ in series.points]
-    ys = [y for series in panel.series for _, y in series.points]
-    x_step = nice_step(max(xs))
-    x_end = math.ceil(max(xs) / x_step) * x_step
-    y_step = nice_step(max(ys) * 1.1)
-    y_end = math.ceil(max(ys) * 1.1 / y_step) * y_step
-    left = offset + PANEL_LEFT
-    plot_width = panel_width - PANEL_LEFT - 20
-    plot_height = PANEL_HEIGHT - PANEL_TOP - PANEL_BOTTOM
-    bottom = PANEL_TOP + plot_height
-    x_scale, y_scale = plot_width / x_end, plot_height / y_end
+def _size(figure: Figure, width_points: float, height_points: float) -> None:
+    figure.set_size_inches(width_points / POINTS_PER_INCH, height_points / POINTS_PER_INCH)
 
-    def at(x: float, y: float) -> tuple[float, float]:
-        return left + x * x_scale, bottom - y * y_scale
 
-    parts = [
-        f'<g data-panel="{escape(panel.title)}" data-x0="{left}" data-x-scale="{x_scale:.8f}" '
-        f'data-y0="{bottom}" data-y-scale="{y_scale:.8f}">',
-        f'<text x="{left - PANEL_LEFT + 4}" y="16" fill="{TEXT_COLOUR}" font-weight="bold">'
-        f"{escape(panel.title)}</text>",
-    ]
-    for index, series in enumerate(panel.series):
-        legend_x = left - PANEL_LEFT + 4 + index * 130
-        parts.append(
-            f'<rect x="{legend_x}" y="26" width="14" height="4" fill="{COLOURS[index]}"/>'
-            f'<text x="{legend_x + 18}" y="32" fill="{TEXT_COLOUR}" font-size="12">'
-            f"{escape(series.name)}</text>"
-        )
-    for tick in range(round(y_end / y_step) + 1):
-        _, y = at(0, tick * y_step)
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_width}" y2="{y:.1f}" '
-            f'stroke="{TEXT_COLOUR}" stroke-opacity="0.3"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" fill="{TEXT_COLOUR}" font-size="12" '
-            f'text-anchor="end">{escape(panel.y_format(tick * y_step))}</text>'
-        )
-    for tick in range(round(x_end / x_step) + 1):
-        x, _ = at(tick * x_step, 0)
-        parts.append(
-            f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" '
-            f'stroke="{TEXT_COLOUR}"/>'
-            f'<text x="{x:.1f}" y="{bottom + 18}" fill="{TEXT_COLOUR}" font-size="12" '
-            f'text-anchor="middle">{escape(x_format(tick * x_step))}</text>'
-        )
-    parts.append(
-        f'<text x="{left + plot_width / 2:.1f}" y="{bottom + 34}" fill="{TEXT_COLOUR}" '
-        f'font-size="12" text-anchor="middle">{escape(x_label)}</text>'
-        f'<text x="{left - PANEL_LEFT + 4}" y="{PANEL_TOP - 12}" fill="{TEXT_COLOUR}" '
-        f'font-size="12">{escape(panel.y_label)}</text>'
-    )
-    for index, series in enumerate(panel.series):
-        drawn = [at(x, y) for x, y in series.points]
-        path = " ".join(f"{x:.2f},{y:.2f}" for x, y in drawn)
-        parts.append(
-            f'<polyline points="{path}" fill="none" stroke="{COLOURS[index]}" stroke-width="2"/>'
-        )
-        for (x, y), (value_x, value_y) in zip(drawn, series.points, strict=True):
-            parts.append(
-                f'<circle data-series="{escape(series.name)}" data-x="{value_x:g}" '
-                f'data-y="{value_y:g}" cx="{x:.2f}" cy="{y:.2f}" r="3" fill="{COLOURS[index]}">'
-                f"<title>{escape(series.name)}: {value_y:g} at {value_x:g}</title></circle>"
+def _draw_stamp(figure: Figure, text: str) -> None:
+    """The stamp under everything else, wrapped to the figure's width."""
+    lines = _wrap(text, figure.get_figwidth() * POINTS_PER_INCH, SMALL_FONT_SIZE)
+    figure.supxlabel("\n".join(lines), x=0.0, ha="left", fontsize=SMALL_FONT_SIZE, color=MUTED_TEXT)
+
+
+def _wrap(text: str, width_points: float, size: float) -> list[str]:
+    """Words filled into lines no wider than `width_points`, measured in the chart's font."""
+    font = FontProperties(family="sans-serif", size=size)  # DejaVu Sans, under STYLE
+    lines: list[str] = []
+    for word in text.split():
+        longer = f"{lines[-1]} {word}" if lines else word
+        width, _, _ = TEXT_TO_PATH.get_text_width_height_descent(longer, font, ismath=False)
+        if lines and width <= width_points:
+            lines[-1] = longer
+        else:
+            lines.append(word)
+    return lines
+
+
+def _tidy(axes: Axes) -> None:
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.set_axisbelow(True)
+
+
+def _draw_lines(figure: Figure, chart: LineChart) -> None:
+    _size(figure, NARROW_POINTS if chart.narrow else WIDE_POINTS, 240)
+    with_legend = any(len(panel.series) > 1 for panel in chart.panels)
+    for axes, panel in zip(
+        figure.subplots(1, len(chart.panels), squeeze=False)[0], chart.panels, strict=True
+    ):
+        for colour, series in zip(SERIES, panel.series, strict=False):
+            xs, ys = zip(*series.points, strict=True)
+            axes.plot(
+                xs, ys, color=colour, linewidth=2, marker="o", markersize=4, label=series.name
             )
-    parts.append("</g>")
-    return "\n".join(parts)
+        if len(panel.series) > 1:
+            # Above the plot, under the panel's title: never over a line.
+            axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=len(panel.series))
+        axes.set_title(panel.title, pad=24 if with_legend else 6)
+        axes.set_ylabel(panel.y_label)
+        axes.set_xlabel(chart.x_label)
+        axes.set_xlim(left=0)
+        axes.set_ylim(bottom=0, top=max(y for s in panel.series for _, y in s.points) * 1.15)
+        axes.xaxis.set_major_formatter(_ticks(chart.x_ticks))
+        axes.yaxis.set_major_formatter(_ticks(panel.y_ticks))
+        axes.grid(axis="y")
+        _tidy(axes)
 
 
-def read_points(svg_text: str) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """(panel, series) -> the points as drawn, converted back through the panel's scale."""
-    root = ElementTree.fromstring(svg_text)
-    points: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for group in root.iter(f"{SVG_NAMESPACE}g"):
-        x0, x_scale = float(group.attrib["data-x0"]), float(group.attrib["data-x-scale"])
-        y0, y_scale = float(group.attrib["data-y0"]), float(group.attrib["data-y-scale"])
-        for circle in group.iter(f"{SVG_NAMESPACE}circle"):
-            key = (group.attrib["data-panel"], circle.attrib["data-series"])
-            x = (float(circle.attrib["cx"]) - x0) / x_scale
-            y = (y0 - float(circle.attrib["cy"])) / y_scale
-            points.setdefault(key, []).append((x, y))
-    return points
+def _ticks(style: str) -> FuncFormatter:
+    label = TICK_LABELS[style]
+    return FuncFormatter(lambda value, _position: label(value))
+
+
+def _draw_log_bars(figure: Figure, chart: LogBarChart) -> None:
+    _size(figure, WIDE_POINTS, 70 + 24 * len(chart.bars))
+    axes = figure.subplots()
+    labels = [bar.label for bar in chart.bars]
+    rows = range(len(chart.bars))
+    colours = [SERIES[bar.group] for bar in chart.bars]
+    values = [bar.value for bar in chart.bars]
+    axes.barh(rows, values, height=0.7, color=colours)
+    axes.set_xscale("log")
+    low = min([*values, *(ref.value for ref in chart.references)]) / 2
+    high = max([*values, *(ref.value for ref in chart.references)]) * 3.2  # room for the notes
+    axes.set_xlim(low, high)
+    axes.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    axes.xaxis.set_minor_locator(LogLocator(subs=()))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}{chart.unit}"))
+    axes.set_yticks(rows, labels)
+    axes.invert_yaxis()
+    axes.tick_params(axis="y", length=0)
+    for row, bar in zip(rows, chart.bars, strict=True):
+        axes.text(bar.value * 1.06, row, bar.note, va="center", fontsize=SMALL_FONT_SIZE)
+    for number, reference in enumerate(chart.references):
+        axes.axvline(reference.value, color=MUTED_TEXT, linestyle=(0, (4, 3)), linewidth=1)
+        # Labels of reference lines close together stack, one per line, so they never overlap.
+        axes.annotate(
+            reference.label,
+            (reference.value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 2 + 12 * (len(chart.references) - 1 - number)),
+            textcoords="offset points",
+            fontsize=SMALL_FONT_SIZE,
+            color=MUTED_TEXT,
+            va="bottom",
+        )
+    axes.grid(axis="x")
+    axes.set_xlabel(chart.x_label)
+    _titled_legend(figure, chart.title, chart.groups)
+    _tidy(axes)
+
+
+def _titled_legend(figure: Figure, title: str, names: Sequence[str]) -> None:
+    """The chart's title and, under it, one colour per name in the series' order. One legend
+    holds both: a figure title and a legend above the plot would both claim the top."""
+    handles = [Patch(color=colour, label=name) for colour, name in zip(SERIES, names, strict=False)]
+    figure.legend(
+        handles=handles,
+        loc="outside upper left",
+        ncols=len(handles),
+        title=title,
+        alignment="left",
+        title_fontproperties={"weight": "bold", "size": FONT_SIZE},
+        borderaxespad=1.0,  # its title lines up with the stamp
+    )
+
+
+def _draw_timeline(figure: Figure, chart: Timeline) -> None:
+    _size(figure, WIDE_POINTS, 90 + 40 * len(chart.rows))
+    axes = figure.subplots()
+    colours = {track.key: colour for track, colour in zip(chart.tracks, SERIES, strict=False)}
+    lane = 1.0 / (len(chart.tracks) + 1)  # each row's height shared by its tracks and a gap
+    for row_number, row in enumerate(chart.rows):
+        for span in row.spans:
+            track = [track.key for track in chart.tracks].index(span.track)
+            axes.barh(
+                row_number - 0.5 + lane * (track + 1),
+                span.end - span.start,
+                left=span.start,
+                height=lane * 0.85,
+                color=colours[span.track],
+            )
+        first = row.spans[0]
+        axes.annotate(
+            row.note,
+            (first.end, row_number - 0.5 + lane),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=SMALL_FONT_SIZE,
+        )
+    axes.set_yticks(range(len(chart.rows)), [row.label for row in chart.rows])
+    axes.set_ylim(len(chart.rows) - 0.5, -0.5)
+    axes.set_xlim(left=0)
+    axes.tick_params(axis="y", length=0)
+    axes.xaxis.set_major_formatter(_ticks("seconds"))
+    axes.grid(axis="x")
+    axes.set_xlabel(chart.x_label)
+    _titled_legend(figure, chart.title, [track.legend for track in chart.tracks])
+    _tidy(axes)
+
+
+def redraw_all(folder: Path = DOCS) -> list[Path]:
+    """Every chart under `folder` drawn again from its data file; the charts drawn."""
+    charts = charts_in(folder)
+    for svg in charts:
+        svg.write_text(draw(load(svg)), encoding="utf-8")
+    return charts
+
+
+if __name__ == "__main__":
+    # python -m bench.charts: every chart under docs/ drawn again from its data file.
+    for chart in redraw_all(Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS):
+        print(f"drew {chart.relative_to(REPO_ROOT)}")

@@ -17,8 +17,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from bench.timeline import TIMELINE_FOLDER, write_timelines
+from uvicorn_harness.queue_deployments import in_a_folder
 from uvicorn_harness.server import REPO_ROOT, RunningServer, running_server
 from uvicorn_harness.stage_timing import (
     StageTiming,
@@ -43,7 +45,7 @@ def serve_for_one_job(stage: str, job_seconds: float) -> Iterator[RunningServer]
         if stage == "step5_queue":
             # `python -m step5_queue` runs the API and one worker, in one console.
             command = [sys.executable, "-m", stage]
-            env |= {"QUEUE_FOLDER": scratch, "PORT": "0"}
+            env |= {**in_a_folder(Path(scratch)), "PORT": "0"}
             with running_server(command=command, env=env) as server:
                 server.wait_for_line(lambda text: text.endswith(CELERY_READY))
                 yield server

@@ -7,7 +7,6 @@ GET /status, is timed the same way and the polling adds no load to the server be
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import signal
 import tempfile
@@ -17,6 +16,7 @@ import psutil
 
 from bench.stages import Stage
 from uvicorn_harness.server import RunningServer, start_server, wait_until
+from uvicorn_harness.stages import console_module
 
 # uvicorn's access log is off: the bench process reads every console line, and a line per
 # request would cost the measuring client CPU on a small machine. The stages' own prints stay.
@@ -26,7 +26,7 @@ CONSOLE_TAIL = 30
 
 def ending_line(stage: Stage) -> str:
     """The stage's own "job ended" console string, `ENDING`, defined once in its code."""
-    return str(importlib.import_module(f"{stage.package}.{stage.console_module}").ENDING)
+    return str(console_module(stage.package).ENDING)
 
 
 class JobEndings:
@@ -42,10 +42,8 @@ class JobEndings:
         for index, server in enumerate(self._servers):
             new_lines = server.lines[self._scanned[index] :]
             self._scanned[index] += len(new_lines)
-            for line in new_lines:
-                # Jobs print from several threads at once, so two prints can share a line
-                # ("Ending long taskEnding long task"): count every occurrence.
-                self.times.extend([line.at] * line.text.count(self._ending))
+            # Each line is whole: the harness line-buffers every console it reads, as a terminal.
+            self.times.extend(line.at for line in new_lines if line.text == self._ending)
         return len(self.times)
 
 

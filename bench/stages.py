@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import kombu
-import redis
+from uvicorn_harness import queue_deployments
+from uvicorn_harness.stages import stage_number
 
 # Stage 5's broker and result store; .ci/run makes sure a Redis answers here.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 # The same stage on RabbitMQ (results in Redis); .ci/run makes sure one answers here.
 RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# In every key prefix and queue name, so a stray one on a shared server says whose it is.
+LABEL = "bench"
 
 
 def no_settings(workdir: Path) -> dict[str, str]:
@@ -28,7 +28,6 @@ class Stage:
     title: str  # how the tables name it
     has_status: bool = True  # serves GET /status?task_id=
     measure_memory: bool = True  # keeps (or deliberately doesn't keep) a record per task
-    console_module: str = "app"  # the module that defines ENDING, the "job ended" console line
     # Environment for one deployment, given a fresh scratch folder (database file, broker folder).
     settings: Callable[[Path], dict[str, str]] = no_settings
     # Undo what the deployment left outside its scratch folder (keys in a shared Redis).
@@ -49,8 +48,8 @@ class Stage:
         return self.worker_concurrencies[0] if self.worker_concurrencies else None
 
     @property
-    def number(self) -> str:
-        return self.package.removeprefix("step").split("_")[0]
+    def number(self) -> int:
+        return stage_number(self.package)
 
 
 def sqlite_file(workdir: Path) -> dict[str, str]:
@@ -59,79 +58,43 @@ def sqlite_file(workdir: Path) -> dict[str, str]:
 
 
 def on_redis(workdir: Path) -> dict[str, str]:
-    """Stage 5 on Redis, as on many machines, under a key prefix of its own.
-
-    Redis is the production shape. (It was first chosen because kombu's filesystem transport
-    creates a message file before writing it, so a worker could take the empty file and lose
-    the job, seen here with 4 clients POSTing at once; step5_queue/folder_transport.py now
-    writes each file under another name and renames it, and the embedded default loses none.)
-    """
-    return {
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_RESULT_BACKEND": REDIS_URL,
-        "CELERY_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:12]}:",
-        "QUEUE_FOLDER": str(workdir / "queue"),  # Celery beat's file, if any, stays in scratch
-    }
+    """Stage 5 on Redis, as on many machines, under a key prefix of its own. Celery beat's file,
+    if any, stays in the scratch folder."""
+    return queue_deployments.on_redis(REDIS_URL, LABEL, workdir / "queue")
 
 
 def on_rabbitmq(workdir: Path) -> dict[str, str]:
     """Stage 5 with RabbitMQ as the broker (a queue of its own), results in Redis."""
-    return {
-        **on_redis(workdir),
-        "CELERY_BROKER_URL": RABBITMQ_URL,
-        "CELERY_QUEUE": f"bench-{uuid.uuid4().hex[:12]}",
-    }
+    return queue_deployments.on_rabbitmq(RABBITMQ_URL, REDIS_URL, LABEL, workdir / "queue")
 
 
 def in_a_folder(workdir: Path) -> dict[str, str]:
     """Stage 5 on its embedded default: messages and results in a scratch folder."""
-    return {"QUEUE_FOLDER": str(workdir / "queue")}
+    return queue_deployments.in_a_folder(workdir / "queue")
 
 
-def remove_rabbitmq_queue(settings: dict[str, str]) -> None:
-    remove_redis_keys(settings)
-    with kombu.Connection(RABBITMQ_URL) as connection:
-        connection.default_channel.queue_delete(settings["CELERY_QUEUE"])
-
-
-def remove_redis_keys(settings: dict[str, str]) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        for key in client.scan_iter(match=f"{settings['CELERY_KEY_PREFIX']}*", count=1000):
-            client.delete(key)
-    finally:
-        client.close()
-
-
-CELERY_NODE = f"bench-{uuid.uuid4().hex[:8]}@step5"  # the worker's name, in its "ready." line
+STAGE_5 = "step5_queue"
+WORKER_NODE = queue_deployments.worker_node(LABEL, STAGE_5)
 
 
 def celery_worker(concurrency: int) -> list[str]:
-    """`celery -A step5_queue.tasks worker`, as a reader types it, with a name to wait for."""
-    return [
-        *(sys.executable, "-m", "celery", "-A", "step5_queue.tasks", "worker"),
-        *("--loglevel=INFO", f"--concurrency={concurrency}", f"--hostname={CELERY_NODE}"),
-        # Worker-to-worker chatter at startup that a single worker doesn't need: faster start.
-        *("--without-mingle", "--without-gossip"),
-    ]
+    return queue_deployments.worker_command(STAGE_5, concurrency, WORKER_NODE)
 
 
 def queue_stage(
     broker: str,
     settings: Callable[[Path], dict[str, str]],
-    cleanup: Callable[[dict[str, str]], None] | None = None,
     worker_concurrencies: tuple[int, ...] = (4,),
 ) -> Stage:
     """Stage 5 on one broker: the API plus Celery workers of each concurrency."""
     return Stage(
-        "step5_queue",
+        STAGE_5,
         f"5 queue (Celery, {broker})",
         measure_memory=False,
-        console_module="tasks",
         settings=settings,
-        cleanup=cleanup,
+        cleanup=queue_deployments.remove_space,
         worker_command=celery_worker,
-        worker_ready_line=f"{CELERY_NODE} ready.",
+        worker_ready_line=queue_deployments.ready_line(WORKER_NODE),
         worker_concurrencies=worker_concurrencies,
     )
 
@@ -144,8 +107,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("step4_database", "4 database (SQLite)", settings=sqlite_file),
     # The API keeps nothing per task (the result store does): its memory is not the question
     # here, and 10,000 more jobs through a worker would add a minute to every run.
-    queue_stage("Redis", on_redis, remove_redis_keys, worker_concurrencies=(4, 1)),
+    queue_stage("Redis", on_redis, worker_concurrencies=(4, 1)),
     # The same stage on the other brokers: how fast 4 worker processes empty each queue.
-    queue_stage("RabbitMQ", on_rabbitmq, remove_rabbitmq_queue),
+    queue_stage("RabbitMQ", on_rabbitmq),
     queue_stage("folder", in_a_folder),
 )

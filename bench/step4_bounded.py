@@ -1,27 +1,26 @@
 """Stage 4 stays bounded: many finished tasks through a real server, with a short retention.
 
 python -m bench.step4_bounded [--tasks 100000] [--every 10000] [--retention 5] [--write]
-python -m bench.step4_bounded --redraw
 
 One uvicorn worker on a fresh SQLite file runs `TASK_SECONDS=0` jobs as fast as POSTs arrive
 (batches of simultaneous requests). After every `--every` tasks it records the rows in the
 table, the size of the database files (main file + WAL) and the server's resident memory.
 With `--write` it stores the table the stage-4 page shows (docs/step4/bounded.md) and draws it
-as a chart (docs/step4/bounded.svg); `--redraw` draws the chart again from the stored table.
+as a chart (docs/step4/bounded.svg, with its data file: bench/charts.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from sqlalchemy import create_engine, text
 
-from bench.charts import Panel, Series, line_panels_svg, stamp
+from bench import charts
 from uvicorn_harness.many_requests import post_at_once
 from uvicorn_harness.server import REPO_ROOT, running_server
 
@@ -97,29 +96,30 @@ def table(samples: list[Sample], retention: float) -> str:
     return "\n".join(rows)
 
 
-def chart_svg(samples: list[Sample], retention: float, stamp_text: str) -> str:
-    """Rows kept and file and memory sizes against finished tasks: flat lines mean bounded."""
-    rows = Panel(
-        f"Rows in the table (retention {retention:g} s)",
-        "rows",
-        [Series("rows", [(sample.tasks, sample.rows) for sample in samples])],
-        lambda value: f"{value:,.0f}",
+def chart(samples: list[Sample], retention: float, stamp_text: str) -> charts.LineChart:
+    """Rows kept and file and memory sizes against finished tasks: flat lines mean bounded.
+    Sizes in MiB to the table's 0.1, so the chart and the table show the same figures."""
+
+    def mebibytes(size: Callable[[Sample], int]) -> list[tuple[float, float]]:
+        return [(sample.tasks, round(size(sample) / MIB, 1)) for sample in samples]
+
+    rows = charts.Panel(
+        title=f"Rows in the table (retention {retention:g} s)",
+        y_label="rows",
+        series=[charts.Series(name="rows", points=[(s.tasks, s.rows) for s in samples])],
+        y_ticks="grouped",
     )
-    sizes = Panel(
-        "Files and server memory",
-        "MiB",
-        [
-            Series("server RSS", [(s.tasks, round(s.rss_bytes / MIB, 1)) for s in samples]),
-            Series("tasks.db-wal", [(s.tasks, round(s.wal_bytes / MIB, 1)) for s in samples]),
-            Series("tasks.db", [(s.tasks, round(s.database_bytes / MIB, 1)) for s in samples]),
+    sizes = charts.Panel(
+        title="Files and server memory",
+        y_label="MiB",
+        series=[
+            charts.Series(name="server RSS", points=mebibytes(lambda s: s.rss_bytes)),
+            charts.Series(name="tasks.db-wal", points=mebibytes(lambda s: s.wal_bytes)),
+            charts.Series(name="tasks.db", points=mebibytes(lambda s: s.database_bytes)),
         ],
     )
-    return line_panels_svg(
-        [rows, sizes],
-        "finished tasks",
-        lambda value: f"{value / 1000:g}k",
-        stamp_text,
-        "Stage 4 stays bounded: rows, files and memory against finished tasks",
+    return charts.LineChart(
+        panels=[rows, sizes], x_label="finished tasks", x_ticks="thousands", stamp=stamp_text
     )
 
 
@@ -150,11 +150,7 @@ def main() -> None:
     parser.add_argument("--retention", type=float, default=5.0, help="TASK_RETENTION_SECONDS")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="HEARTBEAT_SECONDS")
     parser.add_argument("--write", action="store_true", help=f"store the table in {PAGE_TABLE}")
-    parser.add_argument("--redraw", action="store_true", help=f"draw {PAGE_CHART} from the table")
     args = parser.parse_args()
-    if args.redraw:
-        redraw()
-        return
     if args.tasks <= 0 or args.every <= 0 or args.tasks % args.every:
         parser.error("--tasks and --every must be positive, --tasks a multiple of --every")
     samples = []
@@ -169,25 +165,8 @@ def main() -> None:
     if args.write:
         PAGE_TABLE.parent.mkdir(exist_ok=True)
         PAGE_TABLE.write_text(result + "\n", encoding="utf-8")
-        measured = stamp("Measured by python -m bench.step4_bounded --write,")
-        PAGE_CHART.write_text(chart_svg(samples, args.retention, measured), encoding="utf-8")
-
-
-def stored_retention(markdown: str) -> float:
-    """The retention the stored table was measured with, from its header."""
-    return float(markdown.split("(retention ", 1)[1].split(" s)", 1)[0])
-
-
-def redraw() -> None:
-    """The chart again from the stored table (no new measurement), stamped as such."""
-    markdown = PAGE_TABLE.read_text(encoding="utf-8")
-    drawn = stamp(
-        f"Drawn from {PAGE_TABLE.relative_to(REPO_ROOT)} (python -m bench.step4_bounded),"
-    )
-    PAGE_CHART.write_text(
-        chart_svg(read_table(markdown), stored_retention(markdown), drawn), encoding="utf-8"
-    )
-    print(f"drew {PAGE_CHART.relative_to(REPO_ROOT)}")
+        measured = charts.stamp("Measured by python -m bench.step4_bounded --write,")
+        charts.write(chart(samples, args.retention, measured), PAGE_CHART)
 
 
 if __name__ == "__main__":

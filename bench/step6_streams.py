@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -31,7 +29,8 @@ import psutil
 
 from bench.charts import stamp
 from bench.measure import Latency, send_timed
-from bench.stages import REDIS_URL, remove_redis_keys
+from bench.stages import REDIS_URL
+from uvicorn_harness import queue_deployments
 from uvicorn_harness.server import REPO_ROOT, RunningServer, running_server, wait_until
 
 PAGE_TABLES = {
@@ -40,7 +39,8 @@ PAGE_TABLES = {
 }
 STAGE = "step6_progress"
 WORKER_PROCESSES = 4
-WORKER_NODE = "bench-streams@step6"
+# In the Redis key prefix and the worker's name, so a stray one says whose it is.
+LABEL = "bench-streams"
 STATUS_REQUESTS = 1000  # sequential GET /status in each phase: p99 is the 10th slowest
 
 
@@ -63,29 +63,20 @@ class Phase:
 
 def settings(folder: Path, redis: bool) -> dict[str, str]:
     if redis:
-        return {
-            "CELERY_BROKER_URL": REDIS_URL,
-            "CELERY_RESULT_BACKEND": REDIS_URL,
-            "CELERY_KEY_PREFIX": f"bench-streams-{os.getpid()}:",
-            "QUEUE_FOLDER": str(folder),
-        }
-    return {"QUEUE_FOLDER": str(folder)}
+        return queue_deployments.on_redis(REDIS_URL, LABEL, folder / "queue")
+    return queue_deployments.in_a_folder(folder / "queue")
 
 
 @contextmanager
 def deployment(env: dict[str, str]) -> Iterator[RunningServer]:
     """The worker and the API, stopped when the block ends."""
-    worker = [
-        *(sys.executable, "-m", "celery", "-A", f"{STAGE}.tasks", "worker", "--loglevel=INFO"),
-        *(f"--concurrency={WORKER_PROCESSES}", f"--hostname={WORKER_NODE}"),
-        *("--without-mingle", "--without-gossip"),
-    ]
+    node = queue_deployments.worker_node(LABEL, STAGE)
     with ExitStack() as stack:
         # Stopped with SIGKILL: its jobs run for a minute, and nothing waits for their end.
         worker_server = running_server(
-            command=worker,
+            command=queue_deployments.worker_command(STAGE, WORKER_PROCESSES, node),
             env=env,
-            ready_line="ready.",
+            ready_line=queue_deployments.ready_line(node),
             serves_http=False,
             timeout=60,
             stop_signal=signal.SIGKILL,
@@ -170,8 +161,7 @@ def run(sizes: Sizes, redis: bool) -> list[Phase]:
                     busy = measure_phase(label, api, asked, streams, sizes)
                 return [idle, busy]
         finally:
-            if redis:
-                remove_redis_keys(env)
+            queue_deployments.remove_space(env)
 
 
 def render(phases: list[Phase], broker: str) -> str:

@@ -1,9 +1,11 @@
 """Pitfall 13: `@app.middleware("http")` and background tasks.
 
 Stage 2's endpoint and job, unchanged, behind an `@app.middleware("http")` (Starlette's
-BaseHTTPMiddleware), plus a streamed response with the same background task. Starlette's
-BaseHTTPMiddleware has, over the years, made responses wait for their background tasks or run
-them before the body's last byte (starlette #919, #1438, #2093); the test guards that the pinned
+BaseHTTPMiddleware), plus two more responses with the same background task: a streamed one,
+and a report of several MB. Starlette's BaseHTTPMiddleware has, over the years, made responses
+wait for their background tasks or run them before the body's last byte (starlette #919,
+#1438, #2093, and #3458 in 1.6.0: the task started as soon as the response had handed its body
+to the middleware, while a slow client was still reading it). The tests guard that the pinned
 Starlette sends the whole response first.
 """
 
@@ -17,6 +19,8 @@ from step2_background.app import long_task, very_long_task  # stage 2's endpoint
 MIDDLEWARE_IN = "Middleware: request in"
 MIDDLEWARE_OUT = "Middleware: response out"
 CHUNKS = 3
+# Several times what the kernel buffers for one socket (Linux: up to 4 MB by default).
+REPORT_BYTES = 16 * 1024 * 1024
 
 app = FastAPI()
 app.post("/long_task")(long_task)
@@ -49,3 +53,13 @@ def streamed_task(background_tasks: BackgroundTasks) -> StreamingResponse:
 
 
 # --8<-- [end:streamed]
+
+
+# --8<-- [start:report]
+@app.post("/report_task")
+def report_task(background_tasks: BackgroundTasks) -> Response:
+    background_tasks.add_task(very_long_task)
+    return Response(b"x" * REPORT_BYTES, media_type="application/octet-stream")
+
+
+# --8<-- [end:report]

@@ -1,13 +1,11 @@
 """Pitfall 8: stage 3's dict keeps every task forever. Measure the memory that costs.
 
 python -m pitfalls.measure_memory [--tasks 10000] [--rounds 3] [--write]
-python -m pitfalls.measure_memory --redraw
 
 Serves stage 3 under uvicorn with a zero-length job, finishes `--tasks` tasks per round, and
 reads the server process's resident memory (RSS) after each round. `--write` stores the table
 in docs/pitfalls/memory.md, which the Pitfalls page includes, and draws it as a chart
-(docs/pitfalls/memory.svg, shown by the table's first line); `--redraw` draws the chart again
-from the stored table.
+(docs/pitfalls/memory.svg, shown by the table's first line, with its data file: bench/charts.py).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from itertools import pairwise
 import httpx
 import psutil
 
-from bench.charts import Panel, Series, line_panels_svg, stamp
+from bench import charts
 from uvicorn_harness.server import REPO_ROOT, running_server
 
 FIGURE_FILE = REPO_ROOT / "docs" / "pitfalls" / "memory.md"
@@ -125,27 +123,20 @@ def read_table(markdown: str) -> list[tuple[float, float]]:
     return points
 
 
-def chart_svg(points: list[tuple[float, float]], stamp_text: str) -> str:
+def chart(points: list[tuple[float, float]], stamp_text: str) -> charts.LineChart:
     """The server's RSS after each round: a line that keeps climbing is memory never freed."""
-    panel = Panel(
-        "Stage 3: server memory (RSS) as tasks finish", "MiB", [Series("server RSS", points)]
+    panel = charts.Panel(
+        title="Stage 3: server memory (RSS) as tasks finish",
+        y_label="MiB",
+        series=[charts.Series(name="server RSS", points=points)],
     )
-    return line_panels_svg(
-        [panel],
-        "tasks finished (none ever removed)",
-        lambda value: f"{value / 1000:g}k",
-        stamp_text,
-        "Stage 3's server memory against finished tasks",
-        panel_width=640,
+    return charts.LineChart(
+        panels=[panel],
+        x_label="tasks finished (none ever removed)",
+        x_ticks="thousands",
+        stamp=stamp_text,
+        narrow=True,
     )
-
-
-def redraw() -> None:
-    """The chart again from the stored table (no new measurement), stamped as such."""
-    drawn = stamp(f"Drawn from {FIGURE_FILE.relative_to(REPO_ROOT)} (pitfalls.measure_memory),")
-    points = read_table(FIGURE_FILE.read_text(encoding="utf-8"))
-    CHART_FILE.write_text(chart_svg(points, drawn), encoding="utf-8")
-    print(f"drew {CHART_FILE.relative_to(REPO_ROOT)}")
 
 
 def main() -> None:
@@ -155,19 +146,15 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000, help="tasks finished per round")
     parser.add_argument("--rounds", type=int, default=3, help="how many rounds to measure")
     parser.add_argument("--write", action="store_true", help=f"write {FIGURE_FILE.name} too")
-    parser.add_argument("--redraw", action="store_true", help=f"draw {CHART_FILE.name} again")
     args = parser.parse_args()
-    if args.redraw:
-        redraw()
-        return
     figures = measure(args.tasks, args.rounds)
     table = as_markdown(figures)
     print(table)
     if args.write:
         FIGURE_FILE.parent.mkdir(parents=True, exist_ok=True)
         FIGURE_FILE.write_text(table, encoding="utf-8")
-        measured = stamp("Measured by python -m pitfalls.measure_memory --write,")
-        CHART_FILE.write_text(chart_svg(finished_and_rss(figures), measured), encoding="utf-8")
+        measured = charts.stamp("Measured by python -m pitfalls.measure_memory --write,")
+        charts.write(chart(finished_and_rss(figures), measured), CHART_FILE)
         print(f"written to {FIGURE_FILE.relative_to(REPO_ROOT)}")
 
 

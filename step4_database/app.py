@@ -75,12 +75,6 @@ class TaskDetails(BaseModel):
     error: str | None
 
 
-def say(line: str) -> None:
-    # One write per line: print() writes the text and the newline separately, and lines
-    # printed by many job threads at once would otherwise run together.
-    print(line + "\n", end="")
-
-
 # --8<-- [start:upkeep]
 def keep_tasks_honest(settings: Settings, stopping: threading.Event) -> None:
     """Every heartbeat: renew this process's leases, fail the tasks of processes that died,
@@ -93,11 +87,11 @@ def keep_tasks_honest(settings: Settings, stopping: threading.Event) -> None:
                 in_flight = list(jobs_in_flight)
             store.renew_leases(in_flight)
             for task_id in store.fail_interrupted():
-                say(f"{INTERRUPTED}: {task_id}")
+                print(f"{INTERRUPTED}: {task_id}")
             store.delete_finished_before(utc_now() - retention)
         except SQLAlchemyError as error:
             # A database hiccup must not end the heartbeat: our live tasks would look dead.
-            say(f"{UPKEEP_FAILED}: {error}")
+            print(f"{UPKEEP_FAILED}: {error}")
         if stopping.wait(settings.heartbeat_seconds):
             return
             # --8<-- [end:upkeep]
@@ -116,7 +110,8 @@ def job_seconds() -> float:
 def very_long_task(task_id: str) -> None:
     try:
         store.mark_started(task_id)
-        say(STARTING)
+        # Job threads print at once: a terminal line-buffers print(), so each line stays whole.
+        print(STARTING)
         time.sleep(job_seconds())
         if os.environ.get("TASK_FAIL") == "1":
             raise RuntimeError("TASK_FAIL=1: the long task fails on purpose")
@@ -126,7 +121,7 @@ def very_long_task(task_id: str) -> None:
     else:
         outcome, line = None, ENDING
     # False when a sibling already reported the task interrupted: the first verdict stands.
-    say(line if store.mark_finished(task_id, error=outcome) else f"{TOO_LATE}: {task_id}")
+    print(line if store.mark_finished(task_id, error=outcome) else f"{TOO_LATE}: {task_id}")
 
 
 async def run_in_job_thread(task_id: str) -> None:
@@ -155,12 +150,12 @@ UNKNOWN_ID: dict[int | str, dict[str, Any]] = {
 # --8<-- [start:endpoint]
 @app.post("/long_task")
 def long_task(background_tasks: BackgroundTasks) -> str:
-    say(ENTERING)
+    print(ENTERING)
     task_id = str(uuid.uuid4())
     # Committed before the id is returned, so every worker can answer for it at once.
     store.add(task_id)
     background_tasks.add_task(run_in_job_thread, task_id)
-    say(EXITING)
+    print(EXITING)
     return task_id
     # --8<-- [end:endpoint]
 

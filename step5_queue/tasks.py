@@ -5,18 +5,13 @@ server: messages are files in QUEUE_FOLDER and results a SQLite file there. CELE
 CELERY_RESULT_BACKEND point every API process and worker, on any machine, at the same Redis.
 """
 
-import json
 import os
-import socket
-import sqlite3
-import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
-from celery import Celery, Task, signals, states
-from kombu.transport import TRANSPORT_ALIASES
+from celery import Celery, signals, states
+
+from embedded_queue import EmbeddedQueue, is_folder_broker, is_sqlite_results, watch_leases
 
 # Each console line is defined once; the tests and the docs read these names.
 ENTERING = "Entering endpoint"
@@ -29,40 +24,27 @@ INTERRUPTED = "Long task interrupted"
 # The state the API records for an id it has issued, before any worker has seen the job.
 QUEUED = "QUEUED"
 
-# kombu's filesystem transport, but a worker can no longer take a message file still being
-# written, which lost jobs when clients POSTed at once (see folder_transport.py).
-TRANSPORT_ALIASES["filesystem-atomic"] = "step5_queue.folder_transport:Transport"
-
-QUEUE_FOLDER = Path(os.environ.get("QUEUE_FOLDER", ".queue")).resolve()
-BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem-atomic://")
-RESULT_BACKEND = os.environ.get(
-    "CELERY_RESULT_BACKEND", f"db+sqlite:///{QUEUE_FOLDER / 'results.sqlite3'}"
-)
+# With no settings the queue is this folder (embedded_queue/): messages as files, results in
+# SQLite, no server to run.
+EMBEDDED = EmbeddedQueue(Path(os.environ.get("QUEUE_FOLDER", ".queue")).resolve())
+BROKER_URL = os.environ.get("CELERY_BROKER_URL", EMBEDDED.broker_url)
+RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", EMBEDDED.result_backend)
 # Lets several apps (or test runs) share one Redis without seeing each other's keys.
 KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
 # The queue jobs wait in: Celery's "celery" unless set (the tests use one per run on RabbitMQ).
 QUEUE_NAME = os.environ.get("CELERY_QUEUE", "celery")
 # Processes per worker; unset means one per CPU, and `celery worker --concurrency N` overrides.
 WORKER_CONCURRENCY = os.environ.get("WORKER_CONCURRENCY")
-# Embedded transport: how often a running job renews its lease, and after how many missed
-# renewals any worker reports it "failed" (interrupted). See the leases below.
+# Embedded queue: how often a running job renews its lease (see the leases below).
 HEARTBEAT_SECONDS = float(os.environ.get("HEARTBEAT_SECONDS", "5"))
-MISSED_HEARTBEATS = 3
-EMBEDDED_BROKER = BROKER_URL.startswith(("filesystem-atomic://", "filesystem://"))
-EMBEDDED_RESULTS = RESULT_BACKEND.startswith("db+sqlite://")
+EMBEDDED_BROKER = is_folder_broker(BROKER_URL)
+EMBEDDED_RESULTS = is_sqlite_results(RESULT_BACKEND)
 
 
 def broker_options() -> dict[str, object]:
     """Transport options for the broker the URL names (each transport reads its own)."""
     if EMBEDDED_BROKER:
-        messages = QUEUE_FOLDER / "messages"
-        return {
-            "data_folder_in": str(messages),
-            "data_folder_out": str(messages),
-            "control_folder": str(QUEUE_FOLDER / "control"),
-            # Workers poll the folder; kombu's default of 1 s starts every job up to 1 s late.
-            "polling_interval": 0.1,
-        }
+        return EMBEDDED.transport_options()
     return {
         # A job taken by a worker that then vanishes goes back to the queue after this many
         # seconds. It must be longer than the longest job, or healthy jobs run twice (see docs).
@@ -75,16 +57,9 @@ def broker_options() -> dict[str, object]:
 
 
 def create_embedded_queue() -> None:
-    """Create the embedded queue's folder and SQLite file. The API and every worker call this
-    when they start; importing this module (for its names, say) creates nothing."""
-    if EMBEDDED_BROKER:
-        (QUEUE_FOLDER / "messages").mkdir(parents=True, exist_ok=True)
-    if EMBEDDED_RESULTS:
-        database = Path(RESULT_BACKEND.removeprefix("db+sqlite:///"))
-        database.parent.mkdir(parents=True, exist_ok=True)
-        # WAL lets the API read statuses while a worker writes one (stored in the file).
-        with sqlite3.connect(database) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
+    """Create the embedded queue's folder and SQLite file, where the settings use them. The API
+    and every worker call this when they start; importing this module creates nothing."""
+    EMBEDDED.create(BROKER_URL, RESULT_BACKEND)
 
 
 # --8<-- [start:settings]
@@ -114,7 +89,7 @@ celery_app.conf.update(
     # The job's prints go to the console as they are, like the other stages' lines.
     worker_redirect_stdouts=False,
     # Where `--beat` keeps its schedule: with the rest of the embedded queue.
-    beat_schedule_filename=str(QUEUE_FOLDER / "beat-schedule"),
+    beat_schedule_filename=str(EMBEDDED.beat_schedule),
 )
 # --8<-- [end:settings]
 
@@ -125,75 +100,17 @@ def prepare_worker(**_: object) -> None:
 
 
 # --8<-- [start:leases]
-# The embedded transport deletes a job's file when a worker takes it: if the whole worker dies,
-# no broker can give the job back. So a running job holds a lease, a file its pool process
-# touches every HEARTBEAT_SECONDS; every worker of the queue looks for leases nobody renewed
-# for MISSED_HEARTBEATS beats and reports their jobs "failed" instead of "running" for ever.
-class Interrupted(Exception):
-    """The worker running the job stopped (killed, machine gone) before the job ended."""
+# The folder queue deletes a job's file when a worker takes it: if the whole worker dies, no
+# broker can give the job back, as Redis and RabbitMQ do. So each running job holds a lease,
+# and any worker reports a job whose lease ran out "failed" instead of "running" for ever.
+def report_interrupted(task_id: str) -> None:
+    print(f"{INTERRUPTED}: {task_id}")
 
 
-def lease_path(task_id: str) -> Path:
-    return QUEUE_FOLDER / "leases" / f"{task_id}.json"
-
-
-_renewals: dict[str, threading.Event] = {}
-
-
-@signals.task_prerun.connect
-def take_lease(task_id: str, task: Task, **_: object) -> None:
-    if not EMBEDDED_BROKER:
-        return  # Redis and RabbitMQ give a dead worker's job back themselves
-    path = lease_path(task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    holder = {"hostname": task.request.hostname or socket.gethostname(), "pid": os.getpid()}
-    path.write_text(json.dumps(holder))
-    finished = _renewals[task_id] = threading.Event()
-
-    def renew() -> None:
-        while not finished.wait(HEARTBEAT_SECONDS):
-            os.utime(path)
-
-    threading.Thread(target=renew, daemon=True, name=f"lease-{task_id}").start()
-
-
-@signals.task_postrun.connect
-def give_lease_back(task_id: str, **_: object) -> None:
-    if finished := _renewals.pop(task_id, None):
-        finished.set()
-        lease_path(task_id).unlink(missing_ok=True)
-
-
-def fail_abandoned_jobs() -> None:
-    """Report every job whose lease nobody renewed in time as failed (interrupted)."""
-    overdue = time.time() - MISSED_HEARTBEATS * HEARTBEAT_SECONDS
-    for path in (QUEUE_FOLDER / "leases").glob("*.json"):
-        try:
-            renewed, holder = path.stat().st_mtime, json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue  # just given back, or being written
-        task_id = path.stem
-        # Only a job still STARTED: one that ended just before its worker died keeps its result.
-        if renewed < overdue and celery_app.backend.get_state(task_id) == states.STARTED:
-            error = Interrupted(
-                f"interrupted: worker {holder['hostname']} (pid {holder['pid']}) stopped "
-                f"renewing the job's lease for {MISSED_HEARTBEATS * HEARTBEAT_SECONDS:g} s"
-            )
-            celery_app.backend.mark_as_failure(task_id, error)
-            say(f"{INTERRUPTED}: {task_id}")
-        if renewed < overdue:
-            path.unlink(missing_ok=True)
-
-
-@signals.worker_ready.connect
-def look_for_abandoned_jobs(sender: Any, **_: object) -> None:
-    if EMBEDDED_BROKER:
-        fail_abandoned_jobs()
-        # On the worker's event loop (the main process), not a thread: pool processes are
-        # forked from it, and a fork copies no other thread, only the locks it might hold.
-        sender.timer.call_repeatedly(HEARTBEAT_SECONDS, fail_abandoned_jobs)
-
-
+if EMBEDDED_BROKER:
+    watch_leases(
+        celery_app, EMBEDDED.leases, HEARTBEAT_SECONDS, {states.STARTED}, report_interrupted
+    )
 # --8<-- [end:leases]
 
 
@@ -206,19 +123,14 @@ def job_seconds() -> float:
         raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
 
 
-def say(line: str) -> None:
-    """Print one console line in one write: the worker's pool processes share one console, and
-    print() writes the text and its newline separately, so two jobs could splice their lines."""
-    sys.stdout.write(f"{line}\n")
-
-
 @celery_app.task
 def very_long_task() -> None:
-    say(STARTING)
+    # Pool processes share this console: a terminal line-buffers print(), so lines stay whole.
+    print(STARTING)
     time.sleep(job_seconds())
     if os.environ.get("TASK_FAIL") == "1":
         error = RuntimeError("TASK_FAIL=1: the long task fails on purpose")
-        say(f"{FAILED}: {error}")
+        print(f"{FAILED}: {error}")
         # Celery stores the failure (and this error) in the result backend for GET /status.
         raise error
-    say(ENDING)
+    print(ENDING)

@@ -1,27 +1,29 @@
-"""Fixtures only: servers per module or per test, the measured timings, and the summary table."""
+"""The suite's fixtures (servers per module or per test, the docs build, the measured timings),
+and the hooks that hand out the work (tests/work_order.py) and keep the figures the run
+measures (tests/figure_store.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
-from tests import crash_table, work_order
+from tests import figure_store, work_order
 from tests.docs_build import DocsBuild, build_once
-from tests.pitfall_figures import WRITE_FIGURES, Figure, format_figures, live_figures, record
+from tests.figure_store import STAGE_TIMINGS
 from tests.services import left_out_lines, provide_services, under_ci
 from tests.step5_deployments import remove_broker_spaces
 from uvicorn_harness.server import STARTED, RunningServer, StartServer, server_starter
-from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming, format_table, measure_one_job
+from uvicorn_harness.stage_timing import JOB_SECONDS, StageTiming, measure_one_job
 
-TIMINGS = pytest.StashKey[list[StageTiming]]()
 THROWAWAY_SERVICES = pytest.StashKey[ExitStack]()
-MEASURED_SECONDS: Counter[str] = Counter()  # by test, with DURATIONS=write
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    figure_store.add_option(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,9 +44,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """xdist's `loadfile` (a module is one unit of work), except in the modules whose every
     test is a unit of its own (work_order.SPREAD_ACROSS_WORKERS). Units are handed out in
-    collection order, which pytest_collection_modifyitems made longest first. (`--dist
-    loadgroup` with an xdist_group mark per module would group nothing on pytest 9.2:
-    pytest-xdist#1386.)"""
+    collection order, which pytest_collection_modifyitems made longest first.
+
+    Kept while `--dist loadgroup` with xdist_group marks groups nothing: it does not on the
+    pytest 9.2.0 and pytest-xdist 3.8.0 installed here (pytest-xdist#1386's reproducer)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByUnitOfWork(LoadScopeScheduling):
@@ -60,44 +63,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = [place[nodeid] for nodeid in work_order.longest_first(list(place))]
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """With DURATIONS=write, keep each test's seconds (on the controller, from every worker)."""
-    if work_order.WRITE_DURATIONS:
-        MEASURED_SECONDS[report.nodeid] += report.duration
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Where the test runs: its seconds (for the work order) and whether it passed."""
+    report = yield
+    work_order.KIND.add(item.config, report)
+    figure_store.note_passed(item.config, report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """A test that passed must have measured again every stored figure it measures."""
+    result = yield  # a test that failed raises here, and is not checked
+    figure_store.check_measured_again(item.config, item.nodeid)
+    return result
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """An xdist worker hands what it measured to the controller, which prints the summary."""
+    """An xdist worker hands its figures to the controller; the controller (or a run without
+    xdist), which has every worker's by now, stores them with --write-figures."""
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput["stage_timings"] = [
-            dataclasses.asdict(timing) for timing in session.config.stash.get(TIMINGS, [])
-        ]
-        workeroutput["pitfall_figures"] = [
-            dataclasses.asdict(figure) for figure in live_figures(session.config)
-        ]
-        workeroutput["crash_cells"] = [
-            dataclasses.asdict(cell) for cell in crash_table.live_cells(session.config)
-        ]
+        workeroutput["figure_store"] = figure_store.hand_off(session.config)
     else:
-        # The controller (or a run without xdist): every worker's results are in by now.
-        if WRITE_FIGURES and crash_table.live_cells(session.config):
-            crash_table.store(crash_table.live_cells(session.config))
-        if work_order.WRITE_DURATIONS and MEASURED_SECONDS:
-            work_order.store(MEASURED_SECONDS)
+        figure_store.store_all(session.config)
 
 
 def pytest_testnodedown(node: Any, error: object) -> None:
-    """On the controller: keep what a finished xdist worker measured, for the summary."""
-    output = getattr(node, "workeroutput", {})
-    config = node.config
-    for fields in output.get("stage_timings", []):
-        fields |= {key: tuple(fields[key]) for key in ("console_order", "console")}
-        config.stash.setdefault(TIMINGS, []).append(StageTiming(**fields))
-    for fields in output.get("pitfall_figures", []):
-        record(config, Figure(**fields))
-    for fields in output.get("crash_cells", []):
-        crash_table.keep(config, crash_table.Cell(**fields))
+    """On the controller: keep what a finished xdist worker measured."""
+    figure_store.take_over(node.config, getattr(node, "workeroutput", {}).get("figure_store", {}))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -136,9 +131,9 @@ def stage_server(request: pytest.FixtureRequest, serve: StartServer) -> RunningS
 @pytest.fixture(scope="module")
 def stage_timing(request: pytest.FixtureRequest, stage_server: RunningServer) -> StageTiming:
     """One job measured on the module's stage server, kept for the summary table."""
-    timing = measure_one_job(stage_server, request.module.STAGE, JOB_SECONDS)
-    request.config.stash.setdefault(TIMINGS, []).append(timing)
-    return timing
+    return STAGE_TIMINGS.record(
+        request, measure_one_job(stage_server, request.module.STAGE, JOB_SECONDS)
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -159,10 +154,6 @@ def no_stray_processes() -> Iterator[None]:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    timings = config.stash.get(TIMINGS, [])
-    if timings:
-        terminalreporter.write_sep("=", "stage timings measured by this run (one job each)")
-        terminalreporter.write_line(format_table(timings))
     skipped = [
         (report.nodeid.split("::")[0], str(report.longrepr[2]).removeprefix("Skipped: "))
         for report in terminalreporter.stats.get("skipped", [])
@@ -173,11 +164,6 @@ def pytest_terminal_summary(
         terminalreporter.write_sep("=", "left out: services this machine does not have")
         for line in left_out:
             terminalreporter.write_line(line)
-    figures = live_figures(config)
-    if figures:
-        terminalreporter.write_sep("=", "pitfall figures measured by this run")
-        terminalreporter.write_line(format_figures(figures))
-    cells = crash_table.live_cells(config)
-    if cells:
-        terminalreporter.write_sep("=", "stage 5 crash recoveries measured by this run")
-        terminalreporter.write_line(crash_table.format_cells(cells))
+    for title, lines in figure_store.summaries(config):
+        terminalreporter.write_sep("=", title)
+        terminalreporter.write_line(lines)

@@ -2,27 +2,27 @@
 
 The page prints no number of its own: it includes docs/step5/crashes.md, rendered from
 docs/step5/crashes.json. Each crash test proves an outcome, measures how long recovery took,
-and calls `check`, which fails when the page has no cell for that crash and broker, when the
-page's outcome or bound is not the one the test enforces, or when the page's time is beyond
-that bound. `FIGURES=write` stores this run's cells instead (merged over every xdist worker by
-the controller, when the run ends) and renders the table again.
+and calls `check`, which fails when the time is beyond the test's bound, and (through
+tests/figure_store.py) when the page has no cell for that crash and broker, when the page's
+outcome or bound is not the one the test enforces, or when the page's time is beyond that
+bound. `--write-figures` stores this run's cells instead, over the stored ones, and renders the
+table again.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from tests.pitfall_figures import WRITE_FIGURES
+from tests.figure_store import FigureKind
 from uvicorn_harness.server import REPO_ROOT
 
 TABLE_DIR = REPO_ROOT / "docs" / "step5"
 TABLE_JSON = TABLE_DIR / "crashes.json"
 TABLE_MD = TABLE_DIR / "crashes.md"
-
-LIVE_CELLS = pytest.StashKey[dict[tuple[str, str], "Cell"]]()
 
 # The table's rows, in order, as the page names them.
 CRASHES = {
@@ -55,6 +55,7 @@ class Cell:
     seconds: float  # the time to recovery this run measured
     measures: str  # what that time counts, from what to what
     bound: float  # the most the test allows for it
+    test: str = ""  # the node id of the test that measures it
 
     def shown(self) -> str:
         return (
@@ -62,43 +63,50 @@ class Cell:
         )
 
 
-def check(config: pytest.Config, cell: Cell) -> None:
-    """Keep a live cell for the summary (and for `FIGURES=write`); fail if the page disagrees."""
+class CrashTable(FigureKind[Cell]):
+    name = "crash_cells"
+    figure_type = Cell
+    summary_title = "stage 5 crash recoveries measured by this run"
+    stored_file = TABLE_JSON
+
+    def key(self, figure: Cell) -> Hashable:
+        return figure.crash, figure.broker
+
+    def disagreement(self, stored: Cell, live: Cell) -> str | None:
+        if (stored.outcome, stored.measures, stored.bound) != (
+            live.outcome,
+            live.measures,
+            live.bound,
+        ):
+            return f"the page's {stored.shown()} is not what the test proves: {live.shown()}"
+        if stored.seconds > stored.bound:
+            return f"the page's {stored.shown()} is beyond its bound"
+        return None
+
+    def in_order(self, figures: list[Cell]) -> list[Cell]:
+        return sorted(figures, key=lambda cell: _table_order((cell.crash, cell.broker)))
+
+    def rendered(self, stored: list[Cell]) -> dict[Path, str]:
+        return {TABLE_MD: render({(cell.crash, cell.broker): cell for cell in stored})}
+
+    def summary(self, live: list[Cell]) -> str:
+        return "\n".join(
+            f"{cell.crash:<15} {cell.broker:<9} {cell.seconds:5.2f} s  {cell.outcome}"
+            for cell in self.in_order(live)
+        )
+
+
+KIND = CrashTable()
+
+
+def check(request: pytest.FixtureRequest, cell: Cell) -> None:
+    """Fail if the time is beyond the test's bound; record the cell for the page's check."""
     assert cell.seconds <= cell.bound, f"{cell.crash} on {cell.broker}: {cell.shown()}"
-    keep(config, cell)
-    if WRITE_FIGURES:
-        return
-    page = stored_cells().get((cell.crash, cell.broker))
-    assert page is not None, f"the crash table has no cell for {cell.crash} on {cell.broker}"
-    assert (page.outcome, page.measures, page.bound) == (cell.outcome, cell.measures, cell.bound)
-    assert page.seconds <= page.bound, f"the page's {page.shown()} is beyond its bound"
-
-
-def keep(config: pytest.Config, cell: Cell) -> None:
-    config.stash.setdefault(LIVE_CELLS, {})[cell.crash, cell.broker] = cell
-
-
-def live_cells(config: pytest.Config) -> list[Cell]:
-    return list(config.stash.get(LIVE_CELLS, {}).values())
+    KIND.record(request, cell)
 
 
 def stored_cells() -> dict[tuple[str, str], Cell]:
-    if not TABLE_JSON.exists():
-        return {}
-    return {
-        (cell.crash, cell.broker): cell
-        for cell in (Cell(**fields) for fields in json.loads(TABLE_JSON.read_text("utf-8")))
-    }
-
-
-def store(cells: list[Cell]) -> None:
-    """Merge this run's cells over the stored ones and render the table again."""
-    merged = stored_cells() | {(cell.crash, cell.broker): cell for cell in cells}
-    ordered = [merged[key] for key in sorted(merged, key=_table_order)]
-    TABLE_DIR.mkdir(parents=True, exist_ok=True)
-    fields = [asdict(cell) for cell in ordered]
-    TABLE_JSON.write_text(json.dumps(fields, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    TABLE_MD.write_text(render(merged), "utf-8")
+    return {(cell.crash, cell.broker): cell for cell in KIND.stored().values()}
 
 
 def render(cells: dict[tuple[str, str], Cell]) -> str:
@@ -121,14 +129,6 @@ def missing_cells(cells: dict[tuple[str, str], Cell]) -> list[tuple[str, str]]:
         for broker in BROKERS
         if (crash, broker) not in cells and (crash, broker) not in NOT_APPLICABLE
     ]
-
-
-def format_cells(cells: list[Cell]) -> str:
-    """The terminal summary: one line per crash measured by this run."""
-    return "\n".join(
-        f"{cell.crash:<15} {cell.broker:<9} {cell.seconds:5.2f} s  {cell.outcome}"
-        for cell in sorted(cells, key=lambda cell: _table_order((cell.crash, cell.broker)))
-    )
 
 
 def _shown(cells: dict[tuple[str, str], Cell], crash: str, broker: str) -> str:

@@ -103,6 +103,7 @@ class Visit:
     page_scrolls_sideways: bool
     copy_buttons_over_code: list[str]
     diagram_text_sizes: list[dict[str, Any]]
+    chart_widths: list[dict[str, Any]]  # each chart's "path" on the site, drawn "width" in px
     images_not_loaded: list[str]
     broken_table_code: list[str]
     code_text: str
@@ -163,6 +164,7 @@ def visit_page(browser: Browser, site_url: str, edition: Edition, page: str) -> 
         page_scrolls_sideways=evaluate(page_script("page_scrolls_sideways")),
         copy_buttons_over_code=evaluate(page_script("copy_buttons_over_code")),
         diagram_text_sizes=evaluate(page_script("diagram_text_sizes")),
+        chart_widths=evaluate(page_script("chart_widths")),
         images_not_loaded=evaluate(page_script("images_not_loaded")),
         broken_table_code=evaluate(page_script("broken_table_code")),
         code_text=code,

@@ -23,7 +23,7 @@ import yaml
 from tests.docs_build import DOCS, EDITIONS, ENGLISH, Edition
 from uvicorn_harness.server import REPO_ROOT
 
-# The stage pages this height limit applies to (stage 5's page is being rewritten in its own issue).
+# The stage pages the page-height limit and the timeline check apply to.
 OWN_STAGE_PAGES = (
     "step1_blocking.md",
     "step2_background.md",

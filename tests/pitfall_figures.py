@@ -1,30 +1,26 @@
 """The figures the pitfall tests measure, and the files the Pitfalls page shows them from.
 
 The page prints no number of its own: it includes docs/pitfalls/figures.md (one small table per
-pitfall) and docs/pitfalls/summary.md (all of them), both rendered from figures.json. A normal
-test run compares every live figure with the stored one, within that figure's tolerance;
-`FIGURES=write` stores this run's figures and renders the tables again.
+pitfall) and docs/pitfalls/summary.md (all of them), both rendered from figures.json. Each test
+records its figures with `record_figure`, which (tests/figure_store.py) fails the test when the
+page's figure is further from the live one than that figure's tolerance; `--write-figures`
+stores the run's figures and renders the tables again.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from tests.figure_store import FigureKind
 from uvicorn_harness.server import REPO_ROOT
 
 FIGURES_DIR = REPO_ROOT / "docs" / "pitfalls"
 FIGURES_JSON = FIGURES_DIR / "figures.json"
 SECTIONS_MD = FIGURES_DIR / "figures.md"
 SUMMARY_MD = FIGURES_DIR / "summary.md"
-# `FIGURES=write` also stores stage 5's crash table (tests/crash_table.py).
-WRITE_FIGURES = os.environ.get("FIGURES") == "write"
-
-LIVE_FIGURES = pytest.StashKey[dict[str, "Figure"]]()
 
 # The pitfalls with a timing or a share to show (8's memory comes from a script; 6, 7 and 9
 # are behaviours, not numbers).
@@ -43,12 +39,13 @@ PITFALL_TITLES = {
 
 @dataclass(frozen=True)
 class Figure:
-    key: str  # stable name, also the figure's anchor in figures.json
+    key: str  # stable name, starting with its pitfall's number ("p3_...")
     pitfall: int
     label: str  # what was measured, as the page's table says it
     value: float
     unit: str  # "s" (seconds) or "%"
     tolerance: float  # a live value agrees with the page's when it differs by at most this
+    test: str = ""  # the node id of the test that measures it
 
     def shown(self) -> str:
         if self.unit == "%":
@@ -56,34 +53,47 @@ class Figure:
         return f"{self.value * 1000:.0f} ms" if self.value < 1 else f"{self.value:.2f} s"
 
 
-def record(config: pytest.Config, figure: Figure) -> Figure:
-    """Keep a live figure for the page check and the terminal summary."""
-    config.stash.setdefault(LIVE_FIGURES, {})[figure.key] = figure
-    return figure
+class PitfallFigures(FigureKind[Figure]):
+    name = "pitfall_figures"
+    figure_type = Figure
+    summary_title = "pitfall figures measured by this run"
+    stored_file = FIGURES_JSON
+
+    def key(self, figure: Figure) -> str:
+        return figure.key
+
+    def disagreement(self, stored: Figure, live: Figure) -> str | None:
+        if abs(live.value - stored.value) <= live.tolerance:
+            return None
+        return (
+            f"{live.key}: page says {stored.shown()}, this run measured {live.shown()} "
+            f"(tolerance {live.tolerance:g} {live.unit})"
+        )
+
+    def in_order(self, figures: list[Figure]) -> list[Figure]:
+        return sorted(figures, key=lambda f: f.pitfall)  # stable: each pitfall in test order
+
+    def rendered(self, stored: list[Figure]) -> dict[Path, str]:
+        ordered = self.in_order(stored)
+        return {SECTIONS_MD: render_sections(ordered), SUMMARY_MD: render_summary(ordered)}
+
+    def summary(self, live: list[Figure]) -> str:
+        return "\n".join(
+            f"pitfall {f.pitfall:>2}  {f.label}: {f.shown()}" for f in self.in_order(live)
+        )
 
 
-def live_figures(config: pytest.Config) -> list[Figure]:
-    return sorted(config.stash.get(LIVE_FIGURES, {}).values(), key=lambda f: f.pitfall)
+KIND = PitfallFigures()
 
 
-def stored_figures() -> dict[str, Figure]:
-    """The figures the page shows, as the last `FIGURES=write` run stored them."""
-    if not FIGURES_JSON.exists():
-        return {}
-    return {
-        key: Figure(key=key, **fields)
-        for key, fields in json.loads(FIGURES_JSON.read_text(encoding="utf-8")).items()
-    }
-
-
-def store(figures: list[Figure]) -> None:
-    """Replace figures.json with `figures` and render both tables from them."""
-    ordered = sorted(figures, key=lambda f: f.pitfall)  # stable: each pitfall in test order
-    fields = {figure.key: _without_key(figure) for figure in ordered}
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    FIGURES_JSON.write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
-    SECTIONS_MD.write_text(render_sections(ordered), encoding="utf-8")
-    SUMMARY_MD.write_text(render_summary(ordered), encoding="utf-8")
+def record_figure(
+    request: pytest.FixtureRequest, key: str, label: str, value: float, tolerance: float
+) -> Figure:
+    """Record a measured figure; its key starts with its pitfall's number ("p3_..."), a share's
+    ends with "_share"."""
+    pitfall = int(key[1:].split("_", 1)[0])
+    unit = "%" if key.endswith("_share") else "s"
+    return KIND.record(request, Figure(key, pitfall, label, value, unit, tolerance))
 
 
 def render_sections(figures: list[Figure]) -> str:
@@ -108,29 +118,3 @@ def render_summary(figures: list[Figure]) -> str:
         f"| {f.pitfall}. {PITFALL_TITLES[f.pitfall]} | {f.label} | {f.shown()} |" for f in figures
     ]
     return "\n".join(rows) + "\n"
-
-
-def disagreements(live: Iterable[Figure], stored: dict[str, Figure]) -> list[str]:
-    """Each live figure missing from the page, or further from the page's than its tolerance."""
-    problems = []
-    for figure in live:
-        page = stored.get(figure.key)
-        if page is None:
-            problems.append(f"{figure.key}: measured {figure.shown()}, not on the page")
-        elif abs(figure.value - page.value) > figure.tolerance:
-            problems.append(
-                f"{figure.key}: page says {page.shown()}, this run measured {figure.shown()} "
-                f"(tolerance {figure.tolerance:g} {figure.unit})"
-            )
-    return problems
-
-
-def format_figures(figures: list[Figure]) -> str:
-    """The terminal summary: one line per live figure."""
-    return "\n".join(f"pitfall {f.pitfall:>2}  {f.label}: {f.shown()}" for f in figures)
-
-
-def _without_key(figure: Figure) -> dict[str, object]:
-    fields = asdict(figure)
-    del fields["key"]
-    return fields

@@ -194,8 +194,9 @@ class RabbitMqNode:
     def stop(self, killed: bool = False) -> None:
         """Stop it (SIGTERM, or SIGKILL when `killed`) and wait until its processes are gone.
         Debian's rabbitmq-server wrapper exits first while the VM goes on writing the node's
-        folder for a moment; removing the folder under it failed twice ("Directory not empty:
-        msg_store_transient") while this waited only for processes naming the node: none does."""
+        folder for a moment, so the folder cannot be removed ("Directory not empty:
+        msg_store_transient") until every process started for it is gone; waiting for
+        processes naming the node would not do: none does."""
 
         if killed:
             self.executor.kill(sig=signal.SIGKILL)
@@ -428,7 +429,7 @@ def _restart(
         time.sleep(0.05)  # polling a port we closed ourselves, with a deadline
     start()
     # Listening is not answering yet: a Redis replaying its append-only file answers PING with
-    # "-LOADING" until it is done (a single check right after the start failed once in CI).
+    # "-LOADING" until it is done, so one check right after the start is not enough.
     deadline = time.monotonic() + 30
     while not answers(url):
         if time.monotonic() > deadline:

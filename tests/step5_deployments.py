@@ -1,66 +1,55 @@
 """How the tests run stage 5 (and stage 6, its copy with progress and cancel): Celery workers
 and the API as separate real processes. Each function takes the stage package, stage 5 unless
-told; the deployments below serve either.
+told; the deployments below serve either. The settings and commands are
+uvicorn_harness/queue_deployments.py's, which the benchmark runs too.
 
-Each deployment gets its own broker space, so test runs sharing a machine (and a Redis) never
-see each other's jobs: a fresh folder for the embedded transport, a fresh key prefix on Redis.
-Both are removed when the test session ends (conftest.py calls `remove_broker_spaces`: before
-the throwaway servers stop, so a throwaway Redis is still there to clean). The services' URLs
-are read when used, not at import: tests/services.py may start a throwaway server after this
+Each deployment gets a space of its own (a folder, a Redis key prefix, a RabbitMQ queue),
+removed when the test session ends (conftest.py calls `remove_broker_spaces`: before the
+throwaway servers stop, so a throwaway Redis is still there to clean). The services' URLs are
+read when used, not at import: tests/services.py may start a throwaway server after this
 module is imported, and exports its URL then.
 """
 
 from __future__ import annotations
 
-import shutil
-import sys
 import tempfile
-import uuid
 from pathlib import Path
 from signal import SIGKILL
 
-import kombu
-import redis
-
-from tests.services import SERVICES, service_url
+from tests.services import service_url
+from uvicorn_harness import queue_deployments
+from uvicorn_harness.queue_deployments import ready_line, worker_command, worker_node
 from uvicorn_harness.server import RunningServer, StartServer
 
 STAGE = "step5_queue"
+# In every key prefix and queue name, so a stray one on a shared server says whose it is.
+LABEL = "test-step5"
 
-_folders: list[str] = []
-_key_prefixes: list[str] = []
-_rabbitmq_queues: list[str] = []
+# The settings of every deployment this process made, to remove their spaces at the end.
+_deployed: list[dict[str, str]] = []
+
+
+def _kept(settings: dict[str, str]) -> dict[str, str]:
+    _deployed.append(settings)
+    return settings
 
 
 def embedded_env() -> dict[str, str]:
     """Settings for the default: messages and results in a folder of their own."""
-    folder = tempfile.mkdtemp(prefix="step5_queue-")
-    _folders.append(folder)
-    return {"QUEUE_FOLDER": folder}
+    return _kept(queue_deployments.in_a_folder(Path(tempfile.mkdtemp(prefix=f"{STAGE}-"))))
 
 
 def redis_env() -> dict[str, str]:
     """Settings for Redis as broker and result backend, under a key prefix of their own."""
     url = service_url("Redis")  # skips the test (fails it under CI) where no Redis answers
-    prefix = f"test-step5-{uuid.uuid4().hex[:12]}:"
-    _key_prefixes.append(prefix)
-    return {
-        "CELERY_BROKER_URL": url,
-        "CELERY_RESULT_BACKEND": url,
-        "CELERY_KEY_PREFIX": prefix,
-    }
+    return _kept(queue_deployments.on_redis(url, LABEL))
 
 
 def rabbitmq_env() -> dict[str, str]:
-    """RabbitMQ as the broker (a queue of its own), results in Redis (under a key prefix).
-
-    Not Celery's rpc:// results: they travel back to the process that sent the job, so another
-    API process, or the same one restarted, could never read them.
-    """
-    url = service_url("RabbitMQ")  # skips the test (fails it under CI) where none answers
-    queue = f"test-step5-{uuid.uuid4().hex[:12]}"
-    _rabbitmq_queues.append(queue)
-    return {**redis_env(), "CELERY_BROKER_URL": url, "CELERY_QUEUE": queue}
+    """RabbitMQ as the broker (a queue of its own), results in Redis (under a key prefix)."""
+    # Each skips the test (fails it under CI) where its server does not answer.
+    rabbitmq, redis = service_url("RabbitMQ"), service_url("Redis")
+    return _kept(queue_deployments.on_rabbitmq(rabbitmq, redis, LABEL))
 
 
 def message_files(env: dict[str, str]) -> list[Path]:
@@ -76,17 +65,14 @@ def start_worker(
     stage: str = STAGE,
 ) -> RunningServer:
     """`celery -A step5_queue.tasks worker`, as a reader types it; ready when it says so."""
-    node = f"{name}-{uuid.uuid4().hex[:8]}@{stage.split('_')[0]}"
-    command = [
-        *(sys.executable, "-m", "celery", "-A", f"{stage}.tasks", "worker"),
-        *("--loglevel=INFO", f"--concurrency={concurrency}", f"--hostname={node}"),
-        # Worker-to-worker chatter at startup, which the tests do not need: faster start.
-        *("--without-mingle", "--without-gossip"),
-    ]
+    node = worker_node(name, stage)
     # Stopped with SIGKILL: nothing here depends on its warm shutdown, which takes seconds.
-    ready_line = f"{node} ready."
     return serve(
-        command=command, env=env, ready_line=ready_line, serves_http=False, stop_signal=SIGKILL
+        command=worker_command(stage, concurrency, node),
+        env=env,
+        ready_line=ready_line(node),
+        serves_http=False,
+        stop_signal=SIGKILL,
     )
 
 
@@ -148,16 +134,5 @@ def on_rabbitmq(serve: StartServer, env: dict[str, str], stage: str = STAGE) -> 
 
 def remove_broker_spaces() -> None:
     """Remove every folder, key prefix and queue this process's deployments used."""
-    for folder in _folders:
-        shutil.rmtree(folder, ignore_errors=True)
-    if _key_prefixes:
-        client = redis.Redis.from_url(SERVICES["Redis"].url)
-        for prefix in _key_prefixes:
-            for key in client.scan_iter(match=f"{prefix}*", count=1000):
-                client.delete(key)
-        client.close()
-    if _rabbitmq_queues:
-        with kombu.Connection(SERVICES["RabbitMQ"].url) as connection:
-            channel = connection.default_channel
-            for queue in _rabbitmq_queues:
-                channel.queue_delete(queue)
+    for settings in _deployed:
+        queue_deployments.remove_space(settings)

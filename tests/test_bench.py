@@ -12,13 +12,14 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
-from xml.etree import ElementTree
+from pathlib import Path
 
 import psutil
 import pytest
 
-from bench.__main__ import CHART_NAME
+from bench import charts
 from bench.measure import percentile
+from bench.report import WALL_CHART_NAME
 from bench.run import QUICK
 from bench.stages import STAGES
 from uvicorn_harness.server import REPO_ROOT
@@ -29,14 +30,13 @@ NUMBER = r"\d+(\.\d+)?"
 DURATION = re.compile(rf"^{NUMBER} (ms|s)$")
 LATENCY_PAIR = re.compile(rf"^{NUMBER} (ms|s) / {NUMBER} (ms|s)( \(\d+ in flight\))?$")
 RATIO = re.compile(rf"^{NUMBER}\u00d7$")
-SVG = "{http://www.w3.org/2000/svg}"
 MEBIBYTES = re.compile(rf"^-?{NUMBER} MiB$")
 
 
 @dataclass(frozen=True)
 class BenchRun:
     markdown: str
-    chart: str  # the SVG written next to the markdown
+    chart: Path  # the SVG written next to the markdown, with its data file
     stdout: str
     marker: str  # in the environment of every process the run started
 
@@ -54,8 +54,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> BenchRun:
         timeout=RUN_TIMEOUT,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    chart = output.parent / CHART_NAME
-    return BenchRun(output.read_text(), chart.read_text(), finished.stdout, marker)
+    return BenchRun(output.read_text(), output.parent / WALL_CHART_NAME, finished.stdout, marker)
 
 
 def tables(markdown: str) -> dict[str, list[list[str]]]:
@@ -124,15 +123,13 @@ def test_wall_time_covers_each_stage_and_each_worker_concurrency(bench_run: Benc
 
 
 def test_chart_draws_one_bar_per_wall_time_row(bench_run: BenchRun) -> None:
-    chart = ElementTree.fromstring(bench_run.chart)
-    assert chart.tag == f"{SVG}svg"
+    chart = charts.load(bench_run.chart)
+    assert isinstance(chart, charts.LogBarChart)
     rows = table_starting(bench_run.markdown, "stage", "wall time")
-    bars = chart.findall(f"{SVG}rect")
-    assert len(bars) == len(rows)
-    # Each bar is labelled with the table's figure, in units of D.
-    labels = [text.text or "" for text in chart.findall(f"{SVG}text")]
-    for row in rows:
-        assert any(label.startswith(f"{row[3]}\u00b7D (") for label in labels), row[3]
+    # Each bar is the table's figure, in units of D, and says so at its end.
+    assert [f"{bar.value:.1f}" for bar in chart.bars] == [row[3] for row in rows]
+    assert [bar.note for bar in chart.bars] == [f"{row[3]}\u00b7D ({row[2]})" for row in rows]
+    assert bench_run.chart.read_text(encoding="utf-8") == charts.draw(chart)
 
 
 def test_memory_growth_is_measured_where_tasks_leave_something_behind(
@@ -162,7 +159,7 @@ def test_progress_is_printed_stage_by_stage_while_it_runs(bench_run: BenchRun) -
         assert any(
             f"[{position}/{len(STAGES)} {stage.package}] serving" in line for line in progress
         )
-    assert bench_run.stdout.rstrip().endswith(CHART_NAME)
+    assert bench_run.stdout.rstrip().endswith(WALL_CHART_NAME)
 
 
 def test_no_process_the_bench_started_outlives_it(bench_run: BenchRun) -> None:

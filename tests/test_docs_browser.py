@@ -1,7 +1,7 @@
 """Every page of both editions, as Chromium draws it at 1280 px.
 
 Each page loads once (the `visit` fixture keeps what tests/docs_browser.py found on it) and
-several checks read that visit: nothing scrolls sideways, diagrams are drawn and legible, the
+several checks read that visit: nothing scrolls sideways, diagrams and charts are legible, the
 code the page includes is shown, images load, nothing is requested from outside 127.0.0.1, the
 language switcher leads to the same page in the other edition, and axe-core finds the page
 meets WCAG 2.1 AA in both colour schemes. Without /usr/bin/chromium
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.accessibility import MIN_TEXT_CONTRAST, failing, luminance, report
+from tests.chart_svg import ChartSvg
 from tests.chromium import VIEWPORT, Browser, local_browser
 from tests.docs_browser import (
     DOCS_AXE_RULES,
@@ -33,6 +35,7 @@ from tests.docs_pages import (
     MERMAID_PARTICIPANT,
     OWN_STAGE_PAGES,
     STAGE_FILE,
+    images,
     included_code,
     mermaid_sources,
     nav_pages,
@@ -42,7 +45,7 @@ from tests.docs_pages import (
 MIN_DIAGRAM_TEXT_PX = 12.0
 # Stage pages lead with what changed; the whole files sit in collapsed blocks. The aim is about
 # 6,000 px at 1280 px (details closed); stage 4, the longest, is about 6,600. A page taller
-# than this has become a wall again (stage 4 was 15,458 px with every file open).
+# than this has become a wall again (with every file open, stage 4's page is 15,458 px).
 MAX_STAGE_PAGE_PX = 6800
 # An arrowhead on the dark scheme must be light: relative luminance of its fill (0 black, 1 white).
 MIN_DARK_ARROWHEAD_LUMINANCE = 0.4
@@ -81,6 +84,13 @@ def visit(browser: Browser, site_url: str) -> Callable[[Edition, str], Visit]:
     return visited
 
 
+def smallest_chart_text_px(edition: Edition, url_path: str, width: float) -> float:
+    """A chart's smallest text as drawn: its size in the SVG, times drawn width over viewBox."""
+    relative = url_path.removeprefix("/").removeprefix(edition.folder)
+    chart = ChartSvg.parse((edition.docs / Path(relative)).read_text(encoding="utf-8"))
+    return min(text.size for text in chart.texts()) * width / chart.width
+
+
 def _participants(source: str) -> list[str]:
     names = []
     for line in source.splitlines():
@@ -103,6 +113,13 @@ def test_page_reads_at_1280_px_in_chromium(
     for diagram in seen.diagram_text_sizes:
         assert diagram["smallest"] >= MIN_DIAGRAM_TEXT_PX, (
             f"{where}: diagram text drawn at {diagram['smallest']:.1f} px: {diagram['text']!r}"
+        )
+    charts_on_page = {image for image in images(page, edition) if image.endswith(".svg")}
+    assert len(seen.chart_widths) == len(charts_on_page), f"{where}: {seen.chart_widths}"
+    for chart in seen.chart_widths:
+        smallest = smallest_chart_text_px(edition, chart["path"], chart["width"])
+        assert smallest >= MIN_DIAGRAM_TEXT_PX, (
+            f"{where}: {chart['path']} shows its smallest text at {smallest:.1f} px"
         )
     assert seen.images_not_loaded == [], f"{where}: images did not load"
     assert seen.broken_table_code == [], f"{where}: code broken in a table cell"

@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from step4_database.app import ENDING, STARTING
@@ -63,7 +62,7 @@ def test_task_details_give_uuid4_and_the_times_of_a_completed_job(
     stage_server: RunningServer,
 ) -> None:
     since = stage_server.mark()
-    task_id = httpx.post(f"{stage_server.url}/long_task").json()
+    task_id = stage_server.http.post("/long_task").json()
     assert uuid.UUID(task_id).version == 4
     stage_server.wait_for_line(ENDING, since, timeout=JOB_SECONDS * 10)
     details = task_details(stage_server, task_id)
@@ -84,7 +83,7 @@ def test_task_details_give_the_error_of_a_failed_job(
 ) -> None:
     database = sqlite_url(tmp_path_factory.mktemp("step4-failing"))
     server = serve(APP, env={"TASK_SECONDS": "0.1", "TASK_FAIL": "1", "DATABASE_URL": database})
-    task_id = httpx.post(f"{server.url}/long_task").json()
+    task_id = server.http.post("/long_task").json()
     wait_until(lambda: task_details(server, task_id)["status"] == "failed", 20, "job failed")
     details = task_details(server, task_id)
     assert details["error"] == "TASK_FAIL=1: the long task fails on purpose"
@@ -92,7 +91,7 @@ def test_task_details_give_the_error_of_a_failed_job(
 
 
 def test_unknown_task_details_is_404(stage_server: RunningServer) -> None:
-    response = httpx.get(f"{stage_server.url}/tasks/{uuid.uuid4()}")
+    response = stage_server.http.get(f"/tasks/{uuid.uuid4()}")
     assert response.status_code == 404
     assert response.json() == {"detail": "Item not found"}
 
@@ -115,12 +114,11 @@ def test_status_stays_fast_with_100_jobs_in_flight(
         "all jobs started",
     )
     latencies = []
-    with httpx.Client(base_url=server.url) as client:
-        for task_id in task_ids[:STATUS_QUERIES]:
-            sent = time.monotonic()
-            response = client.get("/status", params={"task_id": task_id})
-            latencies.append(time.monotonic() - sent)
-            assert response.json() == "running"
+    for task_id in task_ids[:STATUS_QUERIES]:
+        sent = time.monotonic()
+        response = server.http.get("/status", params={"task_id": task_id})
+        latencies.append(time.monotonic() - sent)
+        assert response.json() == "running"
     # Every job started and none has ended (the first ends a whole job after it started).
     assert ENDING not in server.console_lines(), "a job ended: fewer than 100 were in flight"
     latencies.sort()
@@ -155,5 +153,5 @@ def test_python_dash_m_serves_the_stage_with_reload(
         env={"PORT": "0", "DATABASE_URL": sqlite_url(tmp_path), "TASK_SECONDS": "0.1"},
     )
     assert any("Started reloader process" in line for line in server.console_lines())
-    task_id = httpx.post(f"{server.url}/long_task").json()
-    assert httpx.get(f"{server.url}/status", params={"task_id": task_id}).status_code == 200
+    task_id = server.http.post("/long_task").json()
+    assert server.http.get("/status", params={"task_id": task_id}).status_code == 200

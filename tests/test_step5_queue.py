@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
-import httpx
 import pytest
 
 from step5_queue.tasks import ENDING, STARTING
@@ -64,15 +63,17 @@ def printed_by_the_worker(line: str) -> bool:
     return bool(CELERY_LOG.match(line)) or line in {STARTING, ENDING}
 
 
-def status_of(client: httpx.Client, task_id: str) -> str:
-    return client.get("/status", params={"task_id": task_id}).json()
+def status_of(api: RunningServer, task_id: str) -> str:
+    return api.http.get("/status", params={"task_id": task_id}).json()
 
 
 @pytest.fixture(scope="module")
 def first_job_console(stage_timing: StageTiming, stage_server: RunningServer) -> list[str]:
-    """Everything `python -m` printed up to Celery's line that the measured job succeeded."""
-    stage_server.wait_for_line(lambda text: "succeeded in" in text)
-    return stage_server.console_lines()
+    """What `python -m` printed for the measured job: from its request to Celery's line that
+    it succeeded."""
+    since = stage_timing.console_since
+    stage_server.wait_for_line(lambda text: "succeeded in" in text, since)
+    return stage_server.console_lines(since)
 
 
 def test_the_api_answers_and_a_worker_process_runs_the_job(
@@ -106,11 +107,10 @@ def test_python_dash_m_starts_celery_beat_in_its_worker(stage_server: RunningSer
 
 def test_a_failed_job_reports_its_error(serve_fresh: StartServer) -> None:
     api = embedded(serve_fresh, {"TASK_SECONDS": "0.1", "TASK_FAIL": "1"})
-    with httpx.Client(base_url=api.url) as client:
-        task_id = client.post("/long_task").json()
-        wait_until(lambda: status_of(client, task_id) == "failed", 20, "status failed")
-        task = client.get(f"/tasks/{task_id}").json()
-        unknown = client.get("/tasks/not-a-task")
+    task_id = api.http.post("/long_task").json()
+    wait_until(lambda: status_of(api, task_id) == "failed", 20, "status failed")
+    task = api.http.get(f"/tasks/{task_id}").json()
+    unknown = api.http.get("/tasks/not-a-task")
     assert task["status"] == "failed"
     assert task["error"] == "RuntimeError: TASK_FAIL=1: the long task fails on purpose"
     assert task["finished_at"] is not None
@@ -129,7 +129,7 @@ def test_without_a_broker_the_post_fails_and_leaves_no_id_behind(
     # Port 1 on 127.0.0.1: nothing listens, so every connection is refused at once.
     env = {**embedded_env(), "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}
     api = start_api(serve_fresh, env)
-    response = httpx.post(f"{api.url}/long_task", timeout=30)
+    response = api.http.post("/long_task", timeout=30)
     assert response.status_code == 500
     api.wait_for_line(lambda text: "OperationalError" in text)
     # The API recorded the id before it sent the job; with no job sent, it deleted the record,
@@ -137,9 +137,9 @@ def test_without_a_broker_the_post_fails_and_leaves_no_id_behind(
     assert recorded_ids(env) == []
 
 
-def seconds_per_status(client: httpx.Client, task_id: str) -> float:
+def seconds_per_status(api: RunningServer, task_id: str) -> float:
     started = time.perf_counter()
-    assert status_of(client, task_id) == "queued"
+    assert status_of(api, task_id) == "queued"
     return time.perf_counter() - started
 
 
@@ -151,15 +151,15 @@ def test_status_stays_fast_with_100_jobs_queued(serve_fresh: StartServer) -> Non
     with ThreadPoolExecutor(2) as starting:
         apis = list(starting.map(lambda env: start_api(serve_fresh, env), envs))
     seconds: list[list[float]] = [[], []]
-    with httpx.Client(base_url=apis[0].url) as one, httpx.Client(base_url=apis[1].url) as hundred:
-        one_id = one.post("/long_task").json()
-        hundred_ids = [hundred.post("/long_task").json() for _ in range(100)]
-        assert [len(message_files(env)) for env in envs] == [1, 100]
-        asks = [(one, one_id), (hundred, hundred_ids[-1])]
-        for turn in range(40):
-            for which in (0, 1) if turn % 2 else (1, 0):
-                seconds[which].append(seconds_per_status(*asks[which]))
-        waiting = hundred.get(f"/tasks/{hundred_ids[-1]}").json()
+    one, hundred = apis
+    one_id = one.http.post("/long_task").json()
+    hundred_ids = [hundred.http.post("/long_task").json() for _ in range(100)]
+    assert [len(message_files(env)) for env in envs] == [1, 100]
+    asks = [(one, one_id), (hundred, hundred_ids[-1])]
+    for turn in range(40):
+        for which in (0, 1) if turn % 2 else (1, 0):
+            seconds[which].append(seconds_per_status(*asks[which]))
+    waiting = hundred.http.get(f"/tasks/{hundred_ids[-1]}").json()
     assert (waiting["status"], waiting["finished_at"], waiting["error"]) == ("queued", None, None)
     with_one, with_hundred = (statistics.median(times) for times in seconds)
     # The same within noise (a status is one read by id); a status that went through the
@@ -172,8 +172,7 @@ def test_status_stays_fast_with_100_jobs_queued(serve_fresh: StartServer) -> Non
 
 # Enough for the race in folder_transport.py: each idle worker lists the folder every 0.1 s,
 # and the more of them list it, the likelier one catches a message file half written. With
-# kombu's own transport (CELERY_BROKER_URL=filesystem://) this lost 1-2 jobs in 5 of 6 runs
-# (8 workers of 4 processes: 7 of 8 runs; 8 of 2: 4 of 6).
+# kombu's own transport (CELERY_BROKER_URL=filesystem://) this loses 1-2 jobs in most runs.
 SIMULTANEOUS_POSTS = 200
 POLLING_WORKERS = 4
 
@@ -191,16 +190,13 @@ def test_many_simultaneous_posts_on_the_embedded_transport_lose_no_job(
     answers = post_at_once(api.port, "/long_task", SIMULTANEOUS_POSTS)
     assert {code for code, _ in answers} == {200}
     waiting = [task_id for _, task_id in answers]
-    with httpx.Client(base_url=api.url) as client:
 
-        def all_completed() -> bool:
-            waiting[:] = [
-                task_id for task_id in waiting if status_of(client, task_id) != "completed"
-            ]
-            return not waiting
+    def all_completed() -> bool:
+        waiting[:] = [task_id for task_id in waiting if status_of(api, task_id) != "completed"]
+        return not waiting
 
-        with suppress(TimeoutError):
-            wait_until(all_completed, 20, "every job to complete", interval=0.1)
+    with suppress(TimeoutError):
+        wait_until(all_completed, 20, "every job to complete", interval=0.1)
     errors = [line for worker in workers for line in worker.console_lines() if "Error" in line]
     assert not waiting, f"{len(waiting)} of {SIMULTANEOUS_POSTS} jobs lost: {errors[:2]}"
     assert message_files(env) == []
@@ -249,7 +245,7 @@ def test_celery_inspect_lists_the_running_job(serve_fresh: StartServer) -> None:
     env = {**embedded_env(), "TASK_SECONDS": "600"}
     worker = start_worker(serve_fresh, env)
     api = start_api(serve_fresh, env)
-    task_id = httpx.post(f"{api.url}/long_task").json()
+    task_id = api.http.post("/long_task").json()
     worker.wait_for_line(STARTING)
     # Named, the worker's answer ends the wait; --timeout gives a busy machine 10 s to answer
     # (the default is 1 s).

@@ -15,7 +15,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 import redis
@@ -110,7 +109,7 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
     outcome, measures = "runs again", "kill → 2nd start"
     seconds = restarted.at - killed_at
     cell = crash_table.Cell("pool", broker, outcome, seconds, measures, POOL_RESTART_WITHIN)
-    crash_table.check(request.config, cell)
+    crash_table.check(request, cell)
 
 
 @pytest.mark.parametrize("broker", BROKER_ENVS)
@@ -119,7 +118,7 @@ def test_killing_every_pool_process_mid_job_runs_that_job_and_the_next(
 ) -> None:
     # Two processes: one runs the job, the other waits for one. On billiard's threaded pool,
     # which kombu's own folder transport got, the waiting one held the jobs' pipe lock, and
-    # killing it stopped every job for good (see step5_queue/folder_transport.py).
+    # killing it stopped every job for good (see embedded_queue/folder_transport.py).
     env = {**BROKER_ENVS[broker](), "TASK_SECONDS": str(KILLED_JOB_SECONDS)}
     worker = start_worker(serve_fresh, env, concurrency=2)
     api = start_api(serve_fresh, env)
@@ -140,7 +139,7 @@ def test_killing_every_pool_process_mid_job_runs_that_job_and_the_next(
     outcome, measures = "it and the next job complete", "kill → completed"
     bound = EVERY_POOL_BACK_WITHIN
     cell = crash_table.Cell("every_pool", broker, outcome, completed_after, measures, bound)
-    crash_table.check(request.config, cell)
+    crash_table.check(request, cell)
 
 
 @pytest.mark.parametrize("broker", REDELIVERY_WINDOWS)
@@ -172,7 +171,7 @@ def test_killing_the_whole_worker_hands_the_job_to_the_next_worker(
     assert successor.console_lines().count(STARTING) == 1
     seconds, measures = restarted.at - started.at, "1st → 2nd start"
     cell = crash_table.Cell("worker", broker, HANDED_OVER[broker], seconds, measures, latest)
-    crash_table.check(request.config, cell)
+    crash_table.check(request, cell)
 
 
 # The embedded transport's leases, short so the test waits seconds: renewed every 0.5 s, the
@@ -210,7 +209,7 @@ def test_killing_the_whole_worker_on_the_embedded_transport_reports_its_job_inte
     # but its lease ran out, and the successor says so instead of "running" for ever.
     wait_until(lambda: status_of(api, running_id) == "failed", FAILED_WITHIN, "status failed")
     failed_after = time.monotonic() - ready
-    error = httpx.get(f"{api.url}/tasks/{running_id}").json()["error"]
+    error = api.http.get(f"/tasks/{running_id}").json()["error"]
     assert error.startswith("Interrupted: interrupted: worker doomed-"), error
     assert re.search(r"\(pid \d+\) stopped renewing", error), error
     assert message_files(env) == []
@@ -225,7 +224,7 @@ def test_killing_the_whole_worker_on_the_embedded_transport_reports_its_job_inte
     measures = 'next worker up → `"failed"`'
     cell = crash_table.Cell("worker", "embedded", outcome, failed_after, measures, FAILED_WITHIN)
     if stage == STAGE:
-        crash_table.check(request.config, cell)  # the table on stage 5's page
+        crash_table.check(request, cell)  # the table on stage 5's page
     else:
         assert failed_after <= FAILED_WITHIN, f"{stage}: {cell.shown()}"  # the same bound
 
@@ -248,8 +247,7 @@ def test_two_workers_on_redis_share_200_jobs_and_run_each_exactly_once(
     env = {**redis_env(), "TASK_SECONDS": "0.02", "CELERY_RESULT_EXPIRES": "600"}
     workers = [start_worker(serve_fresh, env, concurrency=2, name=f"w{n}") for n in (1, 2)]
     api = start_api(serve_fresh, env)
-    with httpx.Client(base_url=api.url) as client:
-        task_ids = [client.post("/long_task").json() for _ in range(200)]
+    task_ids = [api.http.post("/long_task").json() for _ in range(200)]
 
     def successes() -> Counter[str]:
         lines = [line for worker in workers for line in worker.console_lines()]
@@ -259,8 +257,7 @@ def test_two_workers_on_redis_share_200_jobs_and_run_each_exactly_once(
     assert successes() == Counter(task_ids)
     assert sum(worker.console_lines().count(STARTING) for worker in workers) == 200
     assert all(worker.console_lines().count(ENDING) > 0 for worker in workers)
-    with httpx.Client(base_url=api.url) as client:
-        statuses = {client.get("/status", params={"task_id": id_}).json() for id_ in task_ids}
+    statuses = {api.http.get("/status", params={"task_id": id_}).json() for id_ in task_ids}
     assert statuses == {"completed"}
     # Redis forgets each result by itself: its key carries the expiry as a TTL.
     with redis.Redis.from_url(env["CELERY_RESULT_BACKEND"]) as client:

@@ -18,7 +18,6 @@ import redis
 
 from step5_queue.tasks import ENDING, QUEUE_NAME, STARTING
 from tests import crash_table
-from tests.pitfall_figures import WRITE_FIGURES
 from tests.services import PrivateBroker, private_broker
 from tests.step5_deployments import (
     BROKER_ENVS,
@@ -64,7 +63,7 @@ def test_killing_and_restarting_the_api_mid_job_leaves_the_job_and_its_status_al
     outcome = "nothing: the job runs on"
     measures = "kill → new API answers"
     cell = crash_table.Cell("api", broker, outcome, back_after, measures, API_BACK_WITHIN)
-    crash_table.check(request.config, cell)
+    crash_table.check(request, cell)
 
 
 # What a restart of each broker does to the job running and the job waiting in the queue.
@@ -118,7 +117,7 @@ def record_restart(
     cell = crash_table.Cell(
         crash, broker, outcome, restart.reconnect_seconds, measures, RECONNECTED_WITHIN
     )
-    crash_table.check(request.config, cell)
+    crash_table.check(request, cell)
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
@@ -158,11 +157,3 @@ def test_a_killed_redis_with_snapshots_only_forgets_the_waiting_job(
         assert restart.worker.console_lines().count(STARTING) == 1
     outcome = "the running job completes; the waiting one is lost (404)"
     record_restart(request, "broker_killed", "redis", outcome, restart)
-
-
-def test_the_crash_table_on_the_page_is_what_its_json_renders() -> None:
-    if WRITE_FIGURES:
-        pytest.skip("FIGURES=write: the table is rendered when the run ends")
-    cells = crash_table.stored_cells()
-    assert crash_table.TABLE_MD.read_text("utf-8") == crash_table.render(cells)
-    assert crash_table.missing_cells(cells) == []

@@ -292,8 +292,8 @@ def test_flower_shows_the_worker_a_finished_task_and_a_cancelled_one(
 ) -> None:
     page = browser.page
     # Flower lists a worker on /workers once it has received that worker's events, so from then
-    # on it sees every task's. (A job posted while Flower was still starting went unseen: Flower
-    # knows only the events that reach it. That failed this test in 3 runs of its module of 3.)
+    # on it sees every task's: Flower knows only the events that reach it, and a job posted
+    # while it is still starting goes unseen.
     page.goto(deployment.flower_url + "/workers")
     # The worker `python -m` started, by the name Celery gave it: celery@<this host>.
     page.get_by_text(f"celery@{socket.gethostname()}").first.wait_for()

@@ -59,8 +59,8 @@ def read_events(
     stream (or `until` says enough). `into` receives each event as it comes, for a watcher."""
     headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
     events: list[Event] = [] if into is None else into
-    url = f"{api.url}/tasks/{task_id}/events"
-    with httpx.stream("GET", url, headers=headers, timeout=STREAM_READ_SECONDS) as response:
+    path = f"/tasks/{task_id}/events"
+    with api.http.stream("GET", path, headers=headers, timeout=STREAM_READ_SECONDS) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         fields: dict[str, str] = {}
@@ -163,7 +163,7 @@ def test_reconnecting_with_last_event_id_sends_only_what_is_new(
     assert after[-1].status == "completed"
     # With the final event in hand, reconnecting gets 204: EventSource stops reconnecting.
     headers = {"Last-Event-ID": str(after[-1].id)}
-    again = httpx.get(f"{apis[0].url}/tasks/{task_id}/events", headers=headers)
+    again = apis[0].http.get(f"/tasks/{task_id}/events", headers=headers)
     assert again.status_code == 204
 
 
@@ -233,7 +233,7 @@ def test_cancelling_a_finished_job_is_409(
     [("POST", "/tasks/{}/cancel"), ("GET", "/tasks/{}/events"), ("GET", "/tasks/{}")],
 )
 def test_an_unknown_id_is_404(apis: list[RunningServer], method: str, path: str) -> None:
-    response = httpx.request(method, apis[0].url + path.format("not-a-task"))
+    response = apis[0].http.request(method, path.format("not-a-task"))
     assert (response.status_code, response.json()) == (404, {"detail": "Item not found"})
 
 

@@ -40,10 +40,19 @@ def test_longest_unit_goes_first_and_a_module_keeps_its_order(
     ]
 
 
-def test_stored_seconds_are_summed_by_unit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_stored_seconds_are_summed_by_unit_over_the_stored_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     stored = tmp_path / "durations.json"
+    stored.write_text(
+        '{"tests/test_a.py": 9.0, "tests/test_work_order.py": 1.0, "tests/test_gone.py": 5.0}'
+    )
     monkeypatch.setattr(work_order, "DURATIONS_JSON", stored)
     work_order.store(
         Counter({"tests/test_a.py::t1": 1.04, "tests/test_a.py::t2": 2.0, f"{CRASHES}::t": 3.0})
     )
-    assert work_order.stored_seconds() == {"tests/test_a.py": 3.0, f"{CRASHES}::t": 3.0}
+    assert work_order.stored_seconds() == {
+        "tests/test_a.py": 3.0,  # measured again
+        f"{CRASHES}::t": 3.0,
+        "tests/test_work_order.py": 1.0,  # not measured by this run: kept
+    }  # tests/test_gone.py, whose module is gone, is dropped

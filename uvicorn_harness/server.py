@@ -83,7 +83,7 @@ class RunningServer:
     def http(self) -> httpx.Client:
         """One HTTP client for this server, closed when it stops. (`httpx.get()` builds a client
         per call, and every client an SSL context, certifi's bundle parsed, even for http://:
-        about 15 ms of CPU. Polled every 20 ms, that was most of a test process's CPU.)"""
+        about 15 ms of CPU. Polled every 20 ms, that would be most of a test process's CPU.)"""
         # Idle connections are dropped after 1 s, well before uvicorn closes them (5 s), so a
         # request never goes out on a connection the server is closing at that moment.
         return httpx.Client(base_url=self.url, limits=httpx.Limits(keepalive_expiry=1.0))

@@ -5,7 +5,6 @@ pytest summary tabulates what the tests measured.
 
 from __future__ import annotations
 
-import importlib
 import re
 import time
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 
 from uvicorn_harness.server import RunningServer
+from uvicorn_harness.stages import console_module
 
 # Jobs in tests are shortened through the documented setting, never by changing the code.
 JOB_SECONDS = 2.0
@@ -38,15 +38,12 @@ class StageTiming:
     job_finished_seconds: float  # from sending the POST to the job's "ending" line
     console_order: tuple[str, ...]  # app lines and uvicorn's access-log line, as printed
     console: tuple[str, ...]  # every line the server printed for this job, verbatim
+    console_since: int  # where `console` starts in the server's (a `since` for its lines)
 
 
 def console_strings(stage: str) -> dict[str, str]:
-    """The stage's own console strings (defined once in its app.py) mapped to short labels.
-
-    Stage 5's job runs in a Celery worker: its strings are defined in tasks.py.
-    """
-    module_name = "tasks" if stage == "step5_queue" else "app"
-    strings = importlib.import_module(f"{stage}.{module_name}")
+    """The stage's own console strings (defined once in its code) mapped to short labels."""
+    strings = console_module(stage)
     return {getattr(strings, name): label for name, label in EVENT_LABELS.items()}
 
 
@@ -86,6 +83,7 @@ def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> St
         job_finished_seconds=ending.at - sent,
         console_order=tuple(console_events(stage, server.console_lines(since))),
         console=tuple(server.console_lines(since)),
+        console_since=since,
     )
 
 

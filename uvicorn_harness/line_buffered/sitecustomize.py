@@ -1,12 +1,14 @@
 """Line-buffered output, as on a terminal, for every Python process the harness starts.
 
-The harness puts this folder on the PYTHONPATH of what it starts, so Python's `site` imports
-this module at startup. On a reader's terminal Python line-buffers stdout: each printed line
-reaches the console in one write. Through the harness's pipe, PYTHONUNBUFFERED=1 makes lines
-arrive at once but splits `print()` into two writes, the text and then its newline (seen with
-strace), and two processes sharing one console (`python -m step5_queue`: the API and its
-worker) interleave them under load: "Exiting endpointStarting long task". Line buffering sends
-each line in one write, and a pipe write that small is never split (POSIX: PIPE_BUF).
+Every stage prints its console lines with print(), as the article does. On a reader's
+terminal Python line-buffers stdout, so each printed line leaves in one write, and lines that
+threads or processes sharing the console print at once never run together. A pipe, which is
+what the harness reads, gets no such buffering: Python holds lines back until its buffer is
+full, and PYTHONUNBUFFERED=1 (so that each line arrives at once) writes print()'s text and
+its newline separately, so two printers splice their lines ("Exiting endpointStarting long
+task"). The harness puts this folder on the PYTHONPATH of what it starts, Python's `site`
+imports this module at startup, and the console the tests read is a terminal's: one write
+per line, and a pipe write that small is never split (POSIX: PIPE_BUF).
 """
 
 import sys

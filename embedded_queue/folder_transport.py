@@ -2,13 +2,13 @@
 
 kombu 5.7 creates a message's final `*.msg` file, then writes into it. A worker that lists the
 folder in between takes the empty file, fails to decode it and stops: the job is lost, and the
-jobs that worker would have run wait for another. Seen with a few clients POSTing at once.
+jobs that worker would have run wait for another; a few clients POSTing at once are enough.
 Here the message is written under a name no worker reads, then renamed: on POSIX a rename
 within a folder is atomic, so a worker sees no file or the whole one.
 
 The same goes for the file that binds the queue to its exchange, which every worker writes as
 it starts: kombu creates it empty, then locks and writes it, so a second worker starting at that
-moment can read it empty, and stop (seen with four workers started at once). Here it appears
+moment can read it empty, and stop (four workers started at once are enough). Here it appears
 whole, with its first binding, and later bindings are added under the lock.
 
 And the worker polls the folder from its event loop, so that a pool process killed while it
