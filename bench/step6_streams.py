@@ -170,7 +170,7 @@ def render(phases: list[Phase], broker: str) -> str:
     lines = [
         stamp(f"Measured by `python -m bench.step6_streams` ({broker})"),
         "",
-        "| | `GET /status` p50 | p99 | API process CPU |",
+        "| load | `GET /status` p50 | p99 | API process CPU |",
         "|---|---|---|---|",
     ]
     for phase in phases:

@@ -2,8 +2,9 @@
 
 The built site is served from a thread on 127.0.0.1 (`serve_site`); tests/chromium.py opens the
 browser. `visit_page` loads a page once, waits for its diagrams, takes a screenshot and collects
-what the browser checks look at into a `Visit`. The JavaScript it runs in the page lives beside
-this file, one expression per file, in page_scripts/.
+what the browser checks look at into a `Visit`; then, in each colour scheme, it runs axe-core
+(tests/accessibility.py) and reads the colours of every listing's text. The JavaScript it runs
+in the page lives beside this file, one expression per file, in page_scripts/.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import http.server
-import re
+import os
 import shutil
 import subprocess
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.accessibility import CodeToken, Violation, axe_violations
 from tests.chromium import VIEWPORT, Browser
 from tests.docs_build import ENGLISH, Edition, site_path
 from tests.docs_pages import mermaid_sources
@@ -36,6 +38,28 @@ def page_script(name: str) -> str:
     """The JavaScript of page_scripts/NAME.js, for `page.evaluate` or an init script."""
     return (PAGE_SCRIPTS / f"{name}.js").read_text(encoding="utf-8")
 
+
+# The site's two colour schemes (mkdocs.yml's palette), light first, as a page opens.
+SCHEMES = ("default", "slate")
+# Rules beyond WCAG's tags that every page passes (tests/accessibility.py): the search dialog's
+# name, no two landmarks alike (material's copy buttons came in unnamed <nav>s), no table header
+# cell without a name.
+DOCS_AXE_RULES = ("aria-dialog-name", "landmark-unique", "empty-table-header")
+# The rules that read colours, all a scheme changes (material's toggle sets only the body's
+# data-md-color-* attributes): the light scheme is checked for every rule, the dark one for
+# these, outside the listings, whose colours the listings' own check reads in both schemes
+# (page_scripts/code_token_colours.js: every token, highlighted or not, collapsed or not).
+COLOUR_RULES = ("color-contrast", "link-in-text-block")
+LISTINGS = ("div.highlight",)
+# What a collapsed block (`???`) hides, no reader sees and axe would skip; left out up front, it
+# spares axe working out that ~8,000 nodes are hidden (a third of its run on stage 6's page).
+COLLAPSED = ("details:not([open]) > :not(summary)",)
+# Dark screenshots too (`SCREENSHOTS=both`): to look at the dark scheme; each costs about as
+# much as the light one.
+DARK_SCREENSHOTS = os.environ.get("SCREENSHOTS") == "both"
+# material fades colours over 0.25 s when the scheme changes; axe reads colours at once, and
+# mid-fade they are neither scheme's. Without transitions the switch is done at once.
+NO_TRANSITIONS = "*, *::before, *::after { transition: none !important; }"
 
 # mkdocs-material draws each diagram in a closed shadow root; this init script opens it, so the
 # checks can measure the diagram's text from a page script (rendering unchanged).
@@ -61,6 +85,14 @@ def serve_site(folder: Path) -> Iterator[str]:
             thread.join()
 
 
+@dataclass(frozen=True)
+class InScheme:
+    """What the page shows in one colour scheme."""
+
+    violations: list[Violation]  # what axe-core finds wrong (tests/accessibility.py)
+    code_tokens: list[CodeToken]  # every colour a code token is drawn in, and on what
+
+
 @dataclass
 class Visit:
     """What one visit to a page found; the checks share it, so each page loads once."""
@@ -79,6 +111,7 @@ class Visit:
     heading_fonts: list[str]
     language: str
     switcher: dict[str, str]  # language -> where the header's language switcher leads
+    schemes: dict[str, InScheme]  # by colour scheme: material's "default" (light), "slate"
     outside_requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -139,9 +172,35 @@ def visit_page(browser: Browser, site_url: str, edition: Edition, page: str) -> 
         heading_fonts=fonts_drawing(browser, "article h1"),
         language=evaluate("document.documentElement.lang"),
         switcher=dict(evaluate(page_script("switcher_links"))),
+        schemes=check_both_schemes(browser, screenshot),
         outside_requests=list(browser.outside_requests),
         errors=list(browser.errors),
     )
+
+
+def check_both_schemes(browser: Browser, screenshot: Path) -> dict[str, InScheme]:
+    """axe-core and the listings' colours in each scheme (and the dark screenshot, if asked)."""
+    page = browser.page
+    page.add_style_tag(content=NO_TRANSITIONS)
+    found = {}
+    for scheme in SCHEMES:
+        show_scheme(browser, scheme)
+        if scheme == SCHEMES[0]:
+            violations = axe_violations(page, DOCS_AXE_RULES, exclude=COLLAPSED)
+        else:
+            if DARK_SCREENSHOTS:
+                take_screenshot(browser, screenshot.with_name(f"{screenshot.stem}-dark.png"))
+            violations = axe_violations(page, only=COLOUR_RULES, exclude=COLLAPSED + LISTINGS)
+        tokens = [CodeToken(**token) for token in page.evaluate(page_script("code_token_colours"))]
+        found[scheme] = InScheme(violations, tokens)
+    return found
+
+
+def show_scheme(browser: Browser, scheme: str) -> None:
+    """Show the page in `scheme` as material's header toggle does: the palette entry's colour
+    attributes on the body. Unlike a click, nothing is stored, so the next page opens light."""
+    applied = browser.page.evaluate(page_script("show_scheme"), scheme)
+    assert applied, f"the header's toggle has no {scheme!r} scheme"
 
 
 def fonts_drawing(browser: Browser, selector: str) -> list[str]:
@@ -182,13 +241,3 @@ def fonts_with_chinese_glyphs() -> set[str]:
         ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
     ).stdout
     return {family.strip() for line in listed.splitlines() for family in line.split(",")}
-
-
-def luminance(css_colour: str) -> float:
-    """Relative luminance (WCAG) of an `rgb(...)`/`rgba(...)` computed colour."""
-    red, green, blue = (float(part) / 255 for part in re.findall(r"[\d.]+", css_colour)[:3])
-
-    def linear(channel: float) -> float:
-        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)

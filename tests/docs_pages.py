@@ -176,12 +176,13 @@ def includes(page: str, edition: Edition = ENGLISH) -> Counter[str]:
 
 
 def page_with_includes(edition: Edition, page: str) -> list[str]:
-    """A page's text and the text of each Markdown file it includes (tables, figures)."""
-    included = [
-        (REPO_ROOT / spec).read_text(encoding="utf-8")
-        for spec in includes(page, edition)
-        if spec.endswith(".md")
-    ]
+    """A page's text and the text of each Markdown file, or section of one, it includes
+    (tables, figures)."""
+    included = []
+    for spec in includes(page, edition):
+        path, _, section = spec.partition(":")
+        if path.endswith(".md"):
+            included.append("\n".join(shown_lines(path, section=section or None)))
     return [(edition.docs / page).read_text(encoding="utf-8"), *included]
 
 

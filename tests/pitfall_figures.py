@@ -22,8 +22,8 @@ FIGURES_JSON = FIGURES_DIR / "figures.json"
 SECTIONS_MD = FIGURES_DIR / "figures.md"
 SUMMARY_MD = FIGURES_DIR / "summary.md"
 
-# The pitfalls with a timing or a share to show (8's memory comes from a script; 6, 7 and 9
-# are behaviours, not numbers).
+# The pitfalls with a timing or a share to show (8's and 15's memory come from scripts; 6, 7
+# and 9 are behaviours, not numbers).
 PITFALL_TITLES = {
     1: "In-process test clients wait for background tasks",
     2: "`async def` + `time.sleep` freezes the whole server",
@@ -34,6 +34,7 @@ PITFALL_TITLES = {
     11: "A `yield` dependency's session in a background task",
     12: "`asyncio.create_task` instead of `BackgroundTasks`",
     13: '`@app.middleware("http")` and background tasks',
+    14: "Async code inside a Celery task",
 }
 
 

@@ -2,8 +2,9 @@
 
 Each page loads once (the `visit` fixture keeps what tests/docs_browser.py found on it) and
 several checks read that visit: nothing scrolls sideways, diagrams and charts are legible, the
-code the page includes is shown, images load, nothing is requested from outside 127.0.0.1, and
-the language switcher leads to the same page in the other edition. Without /usr/bin/chromium
+code the page includes is shown, images load, nothing is requested from outside 127.0.0.1, the
+language switcher leads to the same page in the other edition, and axe-core finds the page
+meets WCAG 2.1 AA in both colour schemes. Without /usr/bin/chromium
 these checks skip and say how to get it (tests/chromium.py).
 """
 
@@ -15,18 +16,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.accessibility import MIN_TEXT_CONTRAST, failing, luminance, report
 from tests.chart_svg import ChartSvg
 from tests.chromium import VIEWPORT, Browser, local_browser
 from tests.docs_browser import (
+    DOCS_AXE_RULES,
     OPEN_SHADOW_ROOTS,
-    SCREENSHOTS,
     Visit,
     fonts_with_chinese_glyphs,
-    luminance,
     open_page,
     page_script,
     serve_site,
-    take_screenshot,
+    show_scheme,
     visit_page,
 )
 from tests.docs_build import CHINESE, EDITIONS, ENGLISH, DocsBuild, Edition, site_path
@@ -151,18 +152,49 @@ def test_chinese_page_is_drawn_in_a_chinese_font(
 
 def test_mermaid_arrowheads_show_in_the_dark_scheme(browser: Browser, site_url: str) -> None:
     open_page(browser, site_url, "step1_blocking.md")
-    # The reader's toggle (material remembers the choice in localStorage, so put it back after).
-    browser.page.locator("form[data-md-component=palette] label:visible").click()
-    try:
-        scheme = browser.page.evaluate("document.body.dataset.mdColorScheme")
-        assert scheme == "slate", scheme
-        take_screenshot(browser, SCREENSHOTS / "step1_blocking-dark.png")
-        fills = browser.page.evaluate(page_script("arrowhead_fills"))
-        assert fills, "no arrowheads found"
-        for fill in fills:
-            assert luminance(fill) >= MIN_DARK_ARROWHEAD_LUMINANCE, f"dark arrowhead: {fill}"
-    finally:
-        browser.page.locator("form[data-md-component=palette] label:visible").click()
+    show_scheme(browser, "slate")
+    fills = browser.page.evaluate(page_script("arrowhead_fills"))
+    assert fills, "no arrowheads found"
+    for fill in fills:
+        assert luminance(fill) >= MIN_DARK_ARROWHEAD_LUMINANCE, f"dark arrowhead: {fill}"
+
+
+@pytest.mark.parametrize(("edition", "page"), pages_of(nav_pages))
+def test_page_meets_wcag_21_aa_in_both_colour_schemes(
+    edition: Edition, page: str, visit: Callable[[Edition, str], Visit]
+) -> None:
+    # axe-core's WCAG 2.1 A and AA rules, as the page reads in light and dark: no serious or
+    # critical violation, and none at all of the best practices the site was made to pass.
+    seen = visit(edition, page)
+    broken = {
+        scheme: failing(shown.violations, DOCS_AXE_RULES) for scheme, shown in seen.schemes.items()
+    }
+    for scheme, shown in seen.schemes.items():
+        rules = ", ".join(f"{v.rule} ({v.impact})" for v in shown.violations) or "none"
+        print(f"{edition.language}/{page} ({scheme}): axe-core finds {rules}")
+    assert not any(broken.values()), "\n".join(
+        report(f"{edition.language}/{page} ({scheme})", violations)
+        for scheme, violations in broken.items()
+        if violations
+    )
+
+
+@pytest.mark.parametrize(("edition", "page"), pages_of(nav_pages))
+def test_every_code_token_reads_at_4_5_to_1_highlighted_or_not(
+    edition: Edition, page: str, visit: Callable[[Edition, str], Visit]
+) -> None:
+    # The highlighted lines are the lesson. axe checks the code the page shows as it opens; this
+    # checks every listing's colours, those in collapsed blocks and unselected tabs too.
+    seen = visit(edition, page)
+    faint = [
+        f"{scheme}: {token}"
+        for scheme, shown in seen.schemes.items()
+        for token in shown.code_tokens
+        if token.contrast < MIN_TEXT_CONTRAST
+    ]
+    assert not faint, f"{edition.language}/{page}: code under {MIN_TEXT_CONTRAST}:1\n" + "\n".join(
+        faint
+    )
 
 
 @pytest.mark.parametrize(("edition", "page"), pages_of(nav_pages))

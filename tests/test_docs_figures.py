@@ -8,6 +8,7 @@ from: the table the same run wrote (here), or a fresh run (the timelines: test_d
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from bench.step4_bounded import read_table as read_bounded_table
 from pitfalls.measure_memory import CHART_FILE as MEMORY_CHART
 from pitfalls.measure_memory import FIGURE_FILE as MEMORY_TABLE
 from pitfalls.measure_memory import read_table as read_memory_table
+from pitfalls.measure_worker_memory import CHART_FILE as WORKER_CHART
+from pitfalls.measure_worker_memory import TABLE_FILE as WORKER_TABLE
+from pitfalls.measure_worker_memory import read_memory_table as read_worker_table
 from tests.chart_svg import ChartSvg, contrast
 from tests.docs_build import DOCS, EDITIONS, Edition
 from tests.docs_pages import images, nav_pages
@@ -39,7 +43,7 @@ def _name(svg: Path) -> str:
 
 
 def test_the_charts_are_found() -> None:
-    assert {WALL_CHART, BOUNDED_CHART, MEMORY_CHART} <= set(CHARTS), CHARTS
+    assert {WALL_CHART, BOUNDED_CHART, MEMORY_CHART, WORKER_CHART} <= set(CHARTS), CHARTS
 
 
 @pytest.mark.parametrize("svg", CHARTS, ids=_name)
@@ -145,3 +149,20 @@ def test_memory_data_is_the_pitfalls_pages_table() -> None:
     points = read_memory_table(MEMORY_TABLE.read_text(encoding="utf-8"))
     assert len(points) >= 2
     assert _series(charts.load(MEMORY_CHART)) == {"server RSS": points}
+
+
+def test_worker_memory_data_is_the_pitfalls_pages_table() -> None:
+    table = read_worker_table(WORKER_TABLE.read_text(encoding="utf-8"))
+    chart = charts.load(WORKER_CHART)
+    assert isinstance(chart, charts.LineChart)
+    pool, parent = ({s.name: s.points for s in panel.series} for panel in chart.panels)
+    assert len(pool) == len(table) == 3
+    for (name, points), cells in zip(pool.items(), table.values(), strict=True):
+        processes, last, highest, parents = cells
+        rss = [y for _, y in points]
+        # Every replaced process is drawn by its last job and the next process's first: a drop.
+        drops = sum(after < before for before, after in itertools.pairwise(rss))
+        assert drops == int(processes) - 1, name
+        assert (f"{rss[-1]:.1f} MiB", f"{max(rss):.1f} MiB") == (last, highest), name
+        first_parent, last_parent = parent[name][0][1], parent[name][-1][1]
+        assert parents == f"{first_parent:.1f} → {last_parent:.1f} MiB", name

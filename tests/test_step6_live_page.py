@@ -2,7 +2,9 @@
 
 The page is served as the docs page says to run it, `python -m step6_progress` (the API and a
 worker in one console), and Flower by its one command, `celery ... flower`, on the same embedded
-queue; Chromium may talk to nothing but them. The docs page's screenshot
+queue; Chromium may talk to nothing but them. The page is used with the mouse and with the
+keyboard alone, and axe-core (tests/accessibility.py) checks it against WCAG 2.1 AA and its
+landmark rules. The docs page's screenshot
 comes from here: a run writes it to .pytest_screenshots/, and with STAGE6_SCREENSHOT=write (or
 when the docs have none yet) to docs/step6/, where the page shows it.
 """
@@ -23,18 +25,29 @@ from pathlib import Path
 
 import pytest
 
+from tests.accessibility import axe_violations, contrast, drawn, failing, report
 from tests.chromium import VIEWPORT, Browser, local_browser
+from tests.docs_browser import page_script
 from tests.step5_deployments import embedded_env
 from uvicorn_harness.server import REPO_ROOT, RunningServer, StartServer, wait_until
 
 STAGE = "step6_progress"
 # Long enough to see the bars move and cancel a job mid-run: ten steps of 0.2 s.
 JOB_SECONDS = 2.0
+# The keyboard's job, on a deployment of its own: ten steps of 3 s, so the keys reach Cancel long
+# before it could end, however loaded the machine (under load the keys can take long enough for
+# a 2 s job to reach its last step and complete). Cancelled, it stops at its next step.
+KEYBOARD_JOB_SECONDS = 30.0
 PAGE_WAIT_MS = 20_000  # every wait in the browser has this deadline
 SCREENSHOTS = REPO_ROOT / ".pytest_screenshots"
 MARGIN_PX = 24  # below the table, in the docs' picture
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "step6" / "live-page.png"
 WRITE_SCREENSHOT = os.environ.get("STAGE6_SCREENSHOT") == "write"
+# axe's landmark rules, best practices beyond WCAG's tags that the page passes: everything sits
+# in a landmark, and there is one main.
+LANDMARK_RULES = ("region", "landmark-one-main")
+# WCAG 2.1 AA (1.4.11, 2.4.7): a focus ring at least 3:1 against what is around it.
+MIN_FOCUS_CONTRAST = 3.0
 FLOWER_READY = "Visit me at"
 WORKER_READY = " ready."  # Celery's line once the worker takes jobs
 
@@ -43,6 +56,7 @@ WORKER_READY = " ready."  # Celery's line once the worker takes jobs
 class Deployment:
     api: RunningServer  # `python -m step6_progress`: its worker prints into the same console
     flower_url: str
+    long_jobs: RunningServer  # the same command, with KEYBOARD_JOB_SECONDS jobs
 
 
 def free_port() -> int:
@@ -65,20 +79,27 @@ def deployment(serve: StartServer) -> Deployment:
     port = free_port()
     # Four worker processes: the page's three jobs and Flower's run at once.
     stage_env = {**env, "PORT": "0", "WORKER_CONCURRENCY": "4"}
-    with ThreadPoolExecutor(2) as starting:
+    long_env = {**embedded_env(), "TASK_SECONDS": str(KEYBOARD_JOB_SECONDS), "PORT": "0"}
+    long_env["WORKER_CONCURRENCY"] = "1"
+    # Stopped with SIGKILL (the whole group): no test here waits for a warm shutdown.
+    command = [sys.executable, "-m", STAGE]
+    with ThreadPoolExecutor(3) as starting:
         flower = starting.submit(start_flower, serve, env, port)
-        # Stopped with SIGKILL (the whole group): no test here waits for a warm shutdown.
-        command = [sys.executable, "-m", STAGE]
         api = starting.submit(serve, command=command, env=stage_env, stop_signal=signal.SIGKILL)
+        long_jobs = starting.submit(
+            serve, command=command, env=long_env, stop_signal=signal.SIGKILL
+        )
         flower.result()
-    api.result().wait_for_line(lambda text: text.endswith(WORKER_READY))
-    return Deployment(api.result(), f"http://127.0.0.1:{port}")
+    for started in (api.result(), long_jobs.result()):
+        started.wait_for_line(lambda text: text.endswith(WORKER_READY))
+    return Deployment(api.result(), f"http://127.0.0.1:{port}", long_jobs.result())
 
 
 @pytest.fixture(scope="module")
 def browser(deployment: Deployment) -> Iterator[Browser]:
     # No request may leave 127.0.0.1: no CDN, no fonts, no analytics.
-    with local_browser(deployment.api.url, deployment.flower_url) as browser:
+    served = (deployment.api.url, deployment.flower_url, deployment.long_jobs.url)
+    with local_browser(*served) as browser:
         browser.page.set_default_timeout(PAGE_WAIT_MS)
         yield browser
 
@@ -129,7 +150,7 @@ def test_the_live_page_shows_three_jobs_move_and_one_cancelled(
     page.wait_for_function(
         "document.querySelectorAll('#rows tr')[1].dataset.status === 'cancelled'"
     )
-    assert middle.get_by_role("button", name="Cancel").is_disabled()
+    assert middle.get_by_role("button", name="Cancel").get_attribute("aria-disabled") == "true"
     shot = keep_screenshot(browser, "step6-live-page.png", down_to=".jobs")
     if WRITE_SCREENSHOT or not DOCS_SCREENSHOT.exists():
         DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
@@ -143,6 +164,89 @@ def test_the_live_page_shows_three_jobs_move_and_one_cancelled(
     assert cancelled_steps != "10/10", cancelled_steps
     assert not browser.outside_requests, browser.outside_requests
     assert not browser.errors, browser.errors
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The focused element, and how its focus ring is drawn (page_scripts/focus_indicator.js)."""
+
+    name: str  # its accessible name: aria-label, or its text
+    focus_visible: bool  # :focus-visible, as the keyboard (not the mouse) sets it
+    outline_style: str
+    outline_width: float  # px
+    ring_contrast: float  # the outline's colour against the background under the element
+
+    @property
+    def is_visible(self) -> bool:
+        drawn_ring = self.outline_style not in ("none", "hidden") and self.outline_width >= 2
+        return self.focus_visible and drawn_ring and self.ring_contrast >= MIN_FOCUS_CONTRAST
+
+
+def focused(browser: Browser) -> Focus:
+    found = browser.page.evaluate(page_script("focus_indicator"))
+    ring, background = drawn(found["outlineColour"], found["backgrounds"])
+    return Focus(
+        name=found["name"],
+        focus_visible=found["focusVisible"],
+        outline_style=found["outlineStyle"],
+        outline_width=found["outlineWidth"],
+        ring_contrast=contrast(ring, background),
+    )
+
+
+def test_the_keyboard_alone_starts_a_job_and_cancels_it(
+    browser: Browser, deployment: Deployment
+) -> None:
+    page = browser.page
+    page.goto(deployment.long_jobs.url + "/")
+    page.keyboard.press("Tab")
+    start = focused(browser)
+    assert start.name == "Start a job" and start.is_visible, start
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
+    task_id = page.eval_on_selector("#rows tr", "row => row.dataset.id")
+    page.keyboard.press("Tab")
+    cancel = focused(browser)
+    assert cancel.name == f"Cancel job {task_id[:8]}" and cancel.is_visible, cancel
+    page.keyboard.press("Enter")
+    # The real API says so, then the row; the keyboard's place stays on the button.
+    api = deployment.long_jobs.http
+    statuses: list[str] = []
+
+    def cancelled() -> bool:
+        statuses.append(api.get(f"/tasks/{task_id}").json()["status"])
+        return statuses[-1] == "cancelled"
+
+    try:
+        # One step and more, well short of the job's end: cancelled, not run to completion.
+        wait_until(cancelled, KEYBOARD_JOB_SECONDS / 3, f"job {task_id} cancelled")
+    except TimeoutError as timeout:
+        raise AssertionError(f"job {task_id}: the API said {sorted(set(statuses))}") from timeout
+    page.wait_for_function("document.querySelector('#rows tr').dataset.status === 'cancelled'")
+    after = focused(browser)
+    assert after.name == cancel.name and after.is_visible, after
+    keep_screenshot(browser, "step6-live-page-keyboard.png", down_to=".jobs")
+    assert not browser.outside_requests, browser.outside_requests
+    assert not browser.errors, browser.errors
+
+
+def test_the_live_page_meets_wcag_21_aa_in_its_landmarks(
+    browser: Browser, deployment: Deployment
+) -> None:
+    page = browser.page
+    page.goto(deployment.api.url + "/")
+    # Rows in several states, for their colours: one cancelled, one queued or running.
+    for _ in range(2):
+        page.click("#start")
+    page.wait_for_function("document.querySelectorAll('#rows tr').length === 2")
+    page.locator("#rows tr").nth(1).get_by_role("button", name="Cancel").click()
+    page.wait_for_function(
+        "document.querySelectorAll('#rows tr')[1].dataset.status === 'cancelled'"
+    )
+    violations = axe_violations(page, also=LANDMARK_RULES)
+    print("axe-core finds", ", ".join(f"{v.rule} ({v.impact})" for v in violations) or "nothing")
+    broken = failing(violations, LANDMARK_RULES)
+    assert not broken, report("the live page", broken)
 
 
 def test_the_docs_screenshot_is_this_test_s_picture() -> None:

@@ -1,0 +1,1 @@
+../../../assets/javascripts/accessible-landmarks.js
