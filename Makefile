@@ -28,8 +28,9 @@ $(DOCS_INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
 compare: $(INSTALLED)  ## serve each stage in turn and print one timing table
 	$(BIN)/python -m bench.compare
 
-bench: $(INSTALLED)  ## every stage side by side (a few minutes); writes docs/bench/results.md
+bench: $(INSTALLED)  ## every stage side by side, then stage 5's rolling deploy; writes docs/bench/ and docs/step5/deploys.*
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.deploys --write
 
 test: $(INSTALLED)  ## the whole test suite against real servers
 	$(BIN)/python -m pytest

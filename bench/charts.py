@@ -6,8 +6,9 @@ script that measures something builds the model and calls `write`, which stores 
 The same data always gives the same bytes (`draw`), so a test proves that a chart was drawn
 from its data file by drawing it again, and checks the data file against the measurement.
 
-Adding a chart: build a `LineChart`, `LogBarChart` or `Timeline` and `write` it next to the
-page that shows it (`![...](folder/name.svg){ .chart }`); the tests find it by its data file.
+Adding a chart: build a `LineChart`, `LogBarChart`, `Timeline` or `LaneChart` and `write` it
+next to the page that shows it (`![...](folder/name.svg){ .chart }`); the tests find it by its
+data file.
 
 Every chart has a background of its own: an `<img>` SVG with a transparent background would sit
 on the page's, and no text colour reaches 4.5:1 on both Material's white and its dark "slate"
@@ -208,7 +209,37 @@ class Timeline(_Data):
     stamp: str
 
 
-Chart = Annotated[LineChart | LogBarChart | Timeline, Field(discriminator="kind")]
+class Marker(_Data):
+    at: float
+    label: str
+
+
+class Lane(_Data):
+    spans: list[Span]  # each on one of the chart's tracks
+
+
+class LanePanel(_Data):
+    title: str
+    lanes: list[Lane]
+    markers: list[Marker]  # a vertical line each, labelled above the lanes
+
+
+class LaneChart(_Data):
+    """Many unlabelled lanes of spans (one per job, say) in panels over one time axis, with
+    vertical markers: what each of many things did when, against the events that moved them.
+    A track drawn `thin` is a line (waiting), the others bars (running)."""
+
+    kind: Literal["lanes"] = "lanes"
+    title: str
+    x_label: str
+    tracks: list[Track]
+    thin_tracks: list[str]  # keys of the tracks drawn as a thin line
+    panels: list[LanePanel]
+    markers_legend: str  # what the markers are: "SIGTERM"
+    stamp: str
+
+
+Chart = Annotated[LineChart | LogBarChart | Timeline | LaneChart, Field(discriminator="kind")]
 CHART: TypeAdapter[Chart] = TypeAdapter(Chart)
 
 
@@ -247,6 +278,8 @@ def draw(chart: Chart) -> str:
             _draw_lines(figure, chart)
         elif isinstance(chart, LogBarChart):
             _draw_log_bars(figure, chart)
+        elif isinstance(chart, LaneChart):
+            _draw_lanes(figure, chart)
         else:
             _draw_timeline(figure, chart)
         _draw_stamp(figure, chart.stamp)
@@ -403,6 +436,68 @@ def _draw_timeline(figure: Figure, chart: Timeline) -> None:
     axes.set_xlabel(chart.x_label)
     _titled_legend(figure, chart.title, [track.legend for track in chart.tracks])
     _tidy(axes)
+
+
+LANE_POINTS = 1.6  # one lane's height: 150 jobs in 240 points
+MARKER = SERIES[3]
+MARKER_ROW = 11  # points: one marker's label
+
+
+def _draw_lanes(figure: Figure, chart: LaneChart) -> None:
+    heights = [
+        30 + MARKER_ROW * len(panel.markers) + LANE_POINTS * len(panel.lanes)
+        for panel in chart.panels
+    ]
+    _size(figure, WIDE_POINTS, 70 + sum(heights) + 30 * len(chart.panels))
+    grid = figure.subplots(len(chart.panels), 1, sharex=True, height_ratios=heights, squeeze=False)
+    colours = {track.key: colour for track, colour in zip(chart.tracks, SERIES, strict=False)}
+    colours |= {key: MUTED_TEXT for key in chart.thin_tracks}
+    for axes, panel in zip(grid[:, 0], chart.panels, strict=True):
+        for number, lane in enumerate(panel.lanes):
+            for span in lane.spans:
+                thin = span.track in chart.thin_tracks
+                axes.hlines(
+                    number,
+                    span.start,
+                    span.end,
+                    colors=colours[span.track],
+                    linewidth=0.5 if thin else LANE_POINTS * 0.8,
+                )
+        markers = sorted(panel.markers, key=lambda marker: marker.at)
+        for row, marker in enumerate(markers):
+            axes.axvline(marker.at, color=MARKER, linestyle=(0, (3, 2)), linewidth=1)
+            # A row of its own for each label, the last one lowest: markers seconds apart on a
+            # minute's axis would overlap on one row.
+            axes.annotate(
+                marker.label,
+                (marker.at, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, 2 + MARKER_ROW * (len(markers) - 1 - row)),
+                textcoords="offset points",
+                fontsize=SMALL_FONT_SIZE,
+                color=TEXT,
+                va="bottom",
+            )
+        axes.set_title(panel.title, pad=6 + MARKER_ROW * len(markers))
+        axes.set_ylim(len(panel.lanes) - 0.5, -0.5)
+        axes.set_yticks([])
+        axes.set_xlim(left=0)
+        axes.grid(axis="x")
+        _tidy(axes)
+    bottom = grid[-1, 0]
+    bottom.xaxis.set_major_formatter(_ticks("seconds"))
+    bottom.set_xlabel(chart.x_label)
+    handles = [Patch(color=colours[track.key], label=track.legend) for track in chart.tracks]
+    handles.append(Patch(color=MARKER, label=chart.markers_legend))
+    figure.legend(
+        handles=handles,
+        loc="outside upper left",
+        ncols=len(handles),
+        title=chart.title,
+        alignment="left",
+        title_fontproperties={"weight": "bold", "size": FONT_SIZE},
+        borderaxespad=1.0,
+    )
 
 
 def redraw_all(folder: Path = DOCS) -> list[Path]:

@@ -281,6 +281,8 @@ def run(stages: tuple[Stage, ...], sizes: Sizes, progress: Progress) -> Results:
 
             stage_progress("serving ...")
             results.post += measure_post(deployments, stage, sizes, stage_progress)
+            if stage.post_only:
+                continue
             if stage.has_status:
                 results.status += measure_status(deployments, stage, sizes, stage_progress)
             results.wall += measure_wall(deployments, stage, sizes, stage_progress)

@@ -37,6 +37,8 @@ class Stage:
     worker_ready_line: str = ""
     # Worker concurrencies: the first serves every measurement, all of them the wall-time one.
     worker_concurrencies: tuple[int, ...] = ()
+    # Measured for the POST table only: a variant whose difference is what a POST does.
+    post_only: bool = False
 
     @property
     def app(self) -> str:
@@ -68,6 +70,11 @@ def on_rabbitmq(workdir: Path) -> dict[str, str]:
     return queue_deployments.on_rabbitmq(RABBITMQ_URL, REDIS_URL, LABEL, workdir / "queue")
 
 
+def on_rabbitmq_without_confirms(workdir: Path) -> dict[str, str]:
+    """Stage 5 on RabbitMQ as above, with no publisher confirms: what the confirms cost."""
+    return {**on_rabbitmq(workdir), "CELERY_CONFIRM_PUBLISH": "0"}
+
+
 def in_a_folder(workdir: Path) -> dict[str, str]:
     """Stage 5 on its embedded default: messages and results in a scratch folder."""
     return queue_deployments.in_a_folder(workdir / "queue")
@@ -85,11 +92,14 @@ def queue_stage(
     broker: str,
     settings: Callable[[Path], dict[str, str]],
     worker_concurrencies: tuple[int, ...] = (4,),
+    post_only: bool = False,
 ) -> Stage:
     """Stage 5 on one broker: the API plus Celery workers of each concurrency."""
     return Stage(
         STAGE_5,
         f"5 queue (Celery, {broker})",
+        has_status=not post_only,
+        post_only=post_only,
         measure_memory=False,
         settings=settings,
         cleanup=queue_deployments.remove_space,
@@ -110,5 +120,8 @@ STAGES: tuple[Stage, ...] = (
     queue_stage("Redis", on_redis, worker_concurrencies=(4, 1)),
     # The same stage on the other brokers: how fast 4 worker processes empty each queue.
     queue_stage("RabbitMQ", on_rabbitmq),
+    # Publisher confirms make each POST wait for RabbitMQ to have the job on disk: the POST
+    # table shows what that costs.
+    queue_stage("RabbitMQ, no publisher confirms", on_rabbitmq_without_confirms, post_only=True),
     queue_stage("folder", in_a_folder),
 )

@@ -51,6 +51,9 @@ class EmbeddedQueue:
             "data_folder_in": str(self.messages),
             "data_folder_out": str(self.messages),
             "control_folder": str(self.folder / "control"),
+            # A job given back returns without the lease of the run that stopped (the
+            # transport's _restore).
+            "leases_folder": str(self.leases),
             # Workers poll the folder; kombu's default of 1 s starts every job up to 1 s late.
             "polling_interval": 0.1,
         }

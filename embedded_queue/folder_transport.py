@@ -13,6 +13,9 @@ whole, with its first binding, and later bindings are added under the lock.
 
 And the worker polls the folder from its event loop, so that a pool process killed while it
 waits for a job does not stop the worker for good (see Transport).
+
+A job the worker gives back (a soft shutdown, a killed pool process) returns to the folder
+without the lease of the run that stopped (see _restore).
 """
 
 import fcntl
@@ -34,6 +37,24 @@ MESSAGES_PER_POLL = 100
 
 
 class Channel(filesystem.Channel):
+    # --8<-- [start:give-back]
+    def _restore(self, message: Any) -> None:
+        """Put a job that did not finish back in the folder, for the next free worker.
+
+        kombu calls this for each unacknowledged message when the worker's connection closes
+        (a warm, cold or soft shutdown: kombu/transport/virtual/base.py, QoS.restore_unacked)
+        and for a rejected one put back (Celery's task_reject_on_worker_lost). The run that
+        stopped left its lease behind; a worker finding it expired while the job waits again
+        would report a job that is about to run again "failed". So the lease goes first.
+        """
+        leases = self.transport_options.get("leases_folder")
+        task_id = message.headers.get("id")
+        if leases and task_id:
+            (Path(leases) / f"{task_id}.json").unlink(missing_ok=True)
+        super()._restore(message)
+
+    # --8<-- [end:give-back]
+
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         """Add `queue` to the exchange's table, which every starting worker reads and writes."""
         file = self._exchange_file(exchange)

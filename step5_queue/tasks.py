@@ -6,12 +6,15 @@ CELERY_RESULT_BACKEND point every API process and worker, on any machine, at the
 """
 
 import os
+import signal
 import time
+import uuid
 from pathlib import Path
 
-from celery import Celery, signals, states
+from celery import Celery, Task, signals, states
 
 from embedded_queue import EmbeddedQueue, is_folder_broker, is_sqlite_results, watch_leases
+from step5_queue.effects import effects_in
 
 # Each console line is defined once; the tests and the docs read these names.
 ENTERING = "Entering endpoint"
@@ -20,6 +23,8 @@ ENDING = "Ending long task"
 FAILED = "Long task failed"
 EXITING = "Exiting endpoint"
 INTERRUPTED = "Long task interrupted"
+ALREADY_DONE = "Long task already done by an earlier run: skipped"
+CRASHING = "Long task crashes on purpose"
 
 # The state the API records for an id it has issued, before any worker has seen the job.
 QUEUED = "QUEUED"
@@ -35,9 +40,12 @@ KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
 QUEUE_NAME = os.environ.get("CELERY_QUEUE", "celery")
 # Processes per worker; unset means one per CPU, and `celery worker --concurrency N` overrides.
 WORKER_CONCURRENCY = os.environ.get("WORKER_CONCURRENCY")
+# Seconds a result is kept (result_expires below).
+RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600)))
 # Embedded queue: how often a running job renews its lease (see the leases below).
 HEARTBEAT_SECONDS = float(os.environ.get("HEARTBEAT_SECONDS", "5"))
 EMBEDDED_BROKER = is_folder_broker(BROKER_URL)
+RABBITMQ_BROKER = BROKER_URL.startswith(("amqp://", "pyamqp://"))
 EMBEDDED_RESULTS = is_sqlite_results(RESULT_BACKEND)
 
 
@@ -45,6 +53,11 @@ def broker_options() -> dict[str, object]:
     """Transport options for the broker the URL names (each transport reads its own)."""
     if EMBEDDED_BROKER:
         return EMBEDDED.transport_options()
+    if RABBITMQ_BROKER:
+        # The POST returns once RabbitMQ has the job on disk (a publisher confirm), not when it
+        # has left this process: a broker killed in between would otherwise lose an accepted job.
+        # (CELERY_CONFIRM_PUBLISH=0 turns them off, for the benchmark to measure what they cost.)
+        return {"confirm_publish": os.environ.get("CELERY_CONFIRM_PUBLISH", "1") != "0"}
     return {
         # A job taken by a worker that then vanishes goes back to the queue after this many
         # seconds. It must be longer than the longest job, or healthy jobs run twice (see docs).
@@ -71,8 +84,12 @@ celery_app.conf.update(
     result_backend_transport_options={"global_keyprefix": KEY_PREFIX},
     broker_connection_retry_on_startup=True,
     task_default_queue=QUEUE_NAME,
+    # RabbitMQ: a quorum queue, which writes every job to disk (and, in a cluster, to a majority
+    # of nodes) before it confirms it. Classic mirrored queues are gone in RabbitMQ 4. Redis and
+    # the folder have no queue types and ignore this.
+    task_default_queue_type="quorum",
     # Results (and the ids the API recorded) are forgotten after this many seconds.
-    result_expires=int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600))),
+    result_expires=RESULT_EXPIRES,
     # Record "STARTED" when a worker begins a job, so GET /status can say "running".
     task_track_started=True,
     # Acknowledge a job when it has finished, not when a worker takes it: a job whose worker
@@ -86,6 +103,9 @@ celery_app.conf.update(
     # result of a job that did finish comes over a local pipe, well within that second.
     worker_lost_wait=1.0,
     worker_concurrency=int(WORKER_CONCURRENCY) if WORKER_CONCURRENCY else None,
+    # A cold shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT) lets running jobs go on
+    # this many seconds, then puts the unfinished ones back in the queue (see docs).
+    worker_soft_shutdown_timeout=float(os.environ.get("SOFT_SHUTDOWN_SECONDS", "0")),
     # The job's prints go to the console as they are, like the other stages' lines.
     worker_redirect_stdouts=False,
     # Where `--beat` keeps its schedule: with the rest of the embedded queue.
@@ -123,14 +143,55 @@ def job_seconds() -> float:
         raise ValueError(f"TASK_SECONDS must be a number of seconds, got {raw!r}") from None
 
 
-@celery_app.task
-def very_long_task() -> None:
+def seconds_for(task_id: str, mix: list[float]) -> float:
+    """The length this job's id picks from `mix`: random across jobs, fixed for each one."""
+    return mix[uuid.UUID(task_id).int % len(mix)]
+
+
+def job_seconds_for(task_id: str) -> float:
+    """TASK_SECONDS, or with TASK_SECONDS_MIX="1,2,3,40" a load of jobs of mixed lengths, where
+    each job's length follows from its id (seconds_for), so a test can tell which job is which."""
+    mix = os.environ.get("TASK_SECONDS_MIX")
+    if not mix:
+        return job_seconds()
+    return seconds_for(task_id, [float(seconds) for seconds in mix.split(",")])
+
+
+def crash_on_purpose(point: str) -> None:
+    """TASK_CRASH=after_effect: the process running the job dies there, as a machine may."""
+    if os.environ.get("TASK_CRASH") == point:
+        print(f"{CRASHING}: {point}")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# The store of the jobs' effects: beside the results, kept as long (see effects.py).
+EFFECTS = effects_in(RESULT_BACKEND, KEY_PREFIX, RESULT_EXPIRES)
+
+
+# --8<-- [start:job]
+@celery_app.task(bind=True)
+def very_long_task(self: Task) -> None:
+    task_id = self.request.id
     # Pool processes share this console: a terminal line-buffers print(), so lines stay whole.
     print(STARTING)
-    time.sleep(job_seconds())
+    # A job may run twice (the worker died before its acknowledgement): its effect, once.
+    if EFFECTS.recorded(task_id) is not None:
+        print(ALREADY_DONE)
+        return
+    time.sleep(job_seconds_for(task_id))
     if os.environ.get("TASK_FAIL") == "1":
         error = RuntimeError("TASK_FAIL=1: the long task fails on purpose")
         print(f"{FAILED}: {error}")
         # Celery stores the failure (and this error) in the result backend for GET /status.
         raise error
+    # The effect: the job's report, under its id. If another run recorded it first, that one
+    # counts, and this run's work is dropped.
+    report = {"worker": self.request.hostname, "pid": os.getpid(), "at": time.time()}
+    if not EFFECTS.record_once(task_id, report):
+        print(ALREADY_DONE)
+        return
+    crash_on_purpose("after_effect")
     print(ENDING)
+
+
+# --8<-- [end:job]

@@ -53,9 +53,12 @@ KEY_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
 QUEUE_NAME = os.environ.get("CELERY_QUEUE", "celery")
 # Processes per worker; unset means one per CPU, and `celery worker --concurrency N` overrides.
 WORKER_CONCURRENCY = os.environ.get("WORKER_CONCURRENCY")
+# Seconds a result is kept (result_expires below).
+RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600)))
 # Embedded queue: how often a running job renews its lease (see the leases below).
 HEARTBEAT_SECONDS = float(os.environ.get("HEARTBEAT_SECONDS", "5"))
 EMBEDDED_BROKER = is_folder_broker(BROKER_URL)
+RABBITMQ_BROKER = BROKER_URL.startswith(("amqp://", "pyamqp://"))
 EMBEDDED_RESULTS = is_sqlite_results(RESULT_BACKEND)
 
 
@@ -63,6 +66,11 @@ def broker_options() -> dict[str, object]:
     """Transport options for the broker the URL names (each transport reads its own)."""
     if EMBEDDED_BROKER:
         return EMBEDDED.transport_options()
+    if RABBITMQ_BROKER:
+        # The POST returns once RabbitMQ has the job on disk (a publisher confirm), not when it
+        # has left this process: a broker killed in between would otherwise lose an accepted job.
+        # (CELERY_CONFIRM_PUBLISH=0 turns them off, for the benchmark to measure what they cost.)
+        return {"confirm_publish": os.environ.get("CELERY_CONFIRM_PUBLISH", "1") != "0"}
     return {
         # A job taken by a worker that then vanishes goes back to the queue after this many
         # seconds. It must be longer than the longest job, or healthy jobs run twice (see docs).
@@ -89,8 +97,12 @@ celery_app.conf.update(
     result_backend_transport_options={"global_keyprefix": KEY_PREFIX},
     broker_connection_retry_on_startup=True,
     task_default_queue=QUEUE_NAME,
+    # RabbitMQ: a quorum queue, which writes every job to disk (and, in a cluster, to a majority
+    # of nodes) before it confirms it. Classic mirrored queues are gone in RabbitMQ 4. Redis and
+    # the folder have no queue types and ignore this.
+    task_default_queue_type="quorum",
     # Results (and the ids the API recorded) are forgotten after this many seconds.
-    result_expires=int(os.environ.get("CELERY_RESULT_EXPIRES", str(24 * 3600))),
+    result_expires=RESULT_EXPIRES,
     # No "STARTED" from Celery: the job records its own start, with its steps and the number of
     # its run, which Celery's STARTED (meta: pid and hostname) would overwrite.
     task_track_started=False,
@@ -108,6 +120,9 @@ celery_app.conf.update(
     # result of a job that did finish comes over a local pipe, well within that second.
     worker_lost_wait=1.0,
     worker_concurrency=int(WORKER_CONCURRENCY) if WORKER_CONCURRENCY else None,
+    # A cold shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT) lets running jobs go on
+    # this many seconds, then puts the unfinished ones back in the queue (see docs).
+    worker_soft_shutdown_timeout=float(os.environ.get("SOFT_SHUTDOWN_SECONDS", "0")),
     # The job's prints go to the console as they are, like the other stages' lines.
     worker_redirect_stdouts=False,
     # Where `--beat` keeps its schedule: with the rest of the embedded queue.

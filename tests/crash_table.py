@@ -23,16 +23,26 @@ from uvicorn_harness.server import REPO_ROOT
 TABLE_DIR = REPO_ROOT / "docs" / "step5"
 TABLE_JSON = TABLE_DIR / "crashes.json"
 TABLE_MD = TABLE_DIR / "crashes.md"
+# The broker rows, a table of their own with the brokers that have a process (the page keeps
+# it in a collapsed block, under the processes' table).
+BROKER_TABLE_MD = TABLE_DIR / "crashes-brokers.md"
 
 # The table's rows, in order, as the page names them.
 CRASHES = {
     "pool": "`kill -9` of the pool process running the job",
     "every_pool": "`kill -9` of every pool process",
     "worker": "`kill -9` of the whole worker, a second worker waiting",
+    "effect": "the pool process dead after the job's effect, before its ack",
     "api": "the API killed and restarted",
-    "broker": "the broker restarted (Redis with `appendonly yes`)",
-    "broker_killed": "`kill -9` of the broker, Redis with its default snapshots only",
+    "broker": "the broker restarted (Redis with `appendonly yes`; RabbitMQ: a quorum queue)",
+    "broker_killed": "`kill -9` of the broker (Redis with `appendonly yes`; RabbitMQ: a quorum "
+    "queue, publisher confirms)",
+    "broker_killed_fsync": "`kill -9` of Redis (`appendonly yes`) right after `POST`s, with "
+    "each `appendfsync` setting",
+    "broker_killed_snapshots": "`kill -9` of a Redis with its default snapshots only",
 }
+# The rows of the broker table (the others are the processes' table).
+BROKER_CRASHES = ("broker", "broker_killed", "broker_killed_fsync", "broker_killed_snapshots")
 # The table's columns, in order.
 BROKERS = {
     "embedded": "embedded (folder + SQLite)",
@@ -43,7 +53,11 @@ BROKERS = {
 NOT_APPLICABLE = {
     ("broker", "embedded"): "no broker process: the folder is the queue",
     ("broker_killed", "embedded"): "no broker process",
-    ("broker_killed", "rabbitmq"): "not measured",
+    ("broker_killed_fsync", "embedded"): "no broker process",
+    ("broker_killed_fsync", "rabbitmq"): "a Redis setting (RabbitMQ: the confirms above)",
+    ("broker_killed_snapshots", "embedded"): "no broker process",
+    ("broker_killed_snapshots", "rabbitmq"): "no such setting: a durable queue is written to "
+    "disk, and a publisher confirm follows the write",
 }
 
 
@@ -87,7 +101,12 @@ class CrashTable(FigureKind[Cell]):
         return sorted(figures, key=lambda cell: _table_order((cell.crash, cell.broker)))
 
     def rendered(self, stored: list[Cell]) -> dict[Path, str]:
-        return {TABLE_MD: render({(cell.crash, cell.broker): cell for cell in stored})}
+        cells = {(cell.crash, cell.broker): cell for cell in stored}
+        processes = [crash for crash in CRASHES if crash not in BROKER_CRASHES]
+        return {
+            TABLE_MD: render(cells, processes, list(BROKERS)),
+            BROKER_TABLE_MD: render(cells, list(BROKER_CRASHES), ["redis", "rabbitmq"]),
+        }
 
     def summary(self, live: list[Cell]) -> str:
         return "\n".join(
@@ -109,15 +128,15 @@ def stored_cells() -> dict[tuple[str, str], Cell]:
     return {(cell.crash, cell.broker): cell for cell in KIND.stored().values()}
 
 
-def render(cells: dict[tuple[str, str], Cell]) -> str:
-    """The Markdown table: a row per crash, a column per broker."""
+def render(cells: dict[tuple[str, str], Cell], crashes: list[str], brokers: list[str]) -> str:
+    """A Markdown table: a row per crash, a column per broker."""
     lines = [
-        "| crash | " + " | ".join(BROKERS.values()) + " |",
-        "|---|" + "---|" * len(BROKERS),
+        "| crash | " + " | ".join(BROKERS[broker] for broker in brokers) + " |",
+        "|---|" + "---|" * len(brokers),
     ]
-    for crash, label in CRASHES.items():
-        shown = [_shown(cells, crash, broker) for broker in BROKERS]
-        lines.append(f"| {label} | " + " | ".join(shown) + " |")
+    for crash in crashes:
+        shown = [_shown(cells, crash, broker) for broker in brokers]
+        lines.append(f"| {CRASHES[crash]} | " + " | ".join(shown) + " |")
     return "\n".join(lines) + "\n"
 
 

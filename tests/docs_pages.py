@@ -87,7 +87,13 @@ def nav_pages(edition: Edition = ENGLISH) -> list[str]:
 
 
 def stage_pages(edition: Edition = ENGLISH) -> list[str]:
-    return [page for page in nav_pages(edition) if STAGE_FILE.match(page.removesuffix(".md") + "/")]
+    """The page of each stage folder (a stage's other pages, step5_deploys.md, are not)."""
+    return [
+        page
+        for page in nav_pages(edition)
+        if STAGE_FILE.match(page.removesuffix(".md") + "/")
+        and (REPO_ROOT / page.removesuffix(".md")).is_dir()
+    ]
 
 
 def pages_of(

@@ -222,7 +222,10 @@ def _still_runs(process: Any) -> bool:
 
     try:
         return bool(process.status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
+    except (psutil.NoSuchProcess, FileNotFoundError):
+        # psutil 7 re-raises a missing /proc/PID/stat as FileNotFoundError when the file is
+        # there again when it looks twice (psutil/_pslinux.py, wrap_exceptions): the PID
+        # already reused by a new process, on a machine starting many. Ours is gone either way.
         return False
 
 

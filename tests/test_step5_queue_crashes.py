@@ -19,8 +19,10 @@ import psutil
 import pytest
 import redis
 
-from step5_queue.tasks import ENDING, STARTING
+from step5_queue.effects import effects_in
+from step5_queue.tasks import ALREADY_DONE, CRASHING, ENDING, STARTING
 from tests import crash_table
+from tests.console_check import assert_console_matches
 from tests.step5_deployments import (
     BROKER_ENVS,
     STAGE,
@@ -110,6 +112,47 @@ def test_killing_the_pool_process_mid_job_runs_the_job_again(
     seconds = restarted.at - killed_at
     cell = crash_table.Cell("pool", broker, outcome, seconds, measures, POOL_RESTART_WITHIN)
     crash_table.check(request, cell)
+
+
+@pytest.mark.parametrize("broker", BROKER_ENVS)
+def test_a_job_killed_after_its_effect_runs_again_and_its_effect_happens_once(
+    broker: str, request: pytest.FixtureRequest, serve_fresh: StartServer
+) -> None:
+    # TASK_CRASH=after_effect: the pool process kills itself right after the job recorded its
+    # effect, before Celery stores the result and acknowledges the job. The job goes back to
+    # the queue (task_reject_on_worker_lost) and runs again, from the start.
+    env = {**BROKER_ENVS[broker](), "TASK_SECONDS": "0.2", "TASK_CRASH": "after_effect"}
+    worker = start_worker(serve_fresh, env)
+    [first_process] = pool_children(worker)
+    api = start_api(serve_fresh, env)
+    since = worker.mark()
+    task_id = post_job(api)
+    crashed = worker.wait_for_line(lambda text: text.startswith(CRASHING), since)
+    wait_until(lambda: status_of(api, task_id) == "completed", 20, "the job to complete")
+    skipped = worker.wait_for_line(ALREADY_DONE, since)
+
+    console = worker.console_lines(since)
+    assert console.count(STARTING) == 2  # the job ran twice...
+    assert console.count(ALREADY_DONE) == 1  # ...the second run found the first one's effect
+    assert console.count(ENDING) == 0
+    assert not first_process.is_running()
+    # One effect, the first run's: the second neither repeated nor overwrote it.
+    effects = effects_in(worker_result_backend(env), env.get("CELERY_KEY_PREFIX", ""), 600)
+    effect = effects.recorded(task_id)
+    assert effect is not None and effect["pid"] == first_process.pid
+    if broker == "embedded":
+        assert_console_matches("step5_effect_once", console)
+    outcome, measures = "runs again, its effect once", "crash → 2nd run"
+    seconds = skipped.at - crashed.at
+    cell = crash_table.Cell("effect", broker, outcome, seconds, measures, POOL_RESTART_WITHIN)
+    crash_table.check(request, cell)
+
+
+def worker_result_backend(env: dict[str, str]) -> str:
+    """The result store the worker uses: the embedded default is the SQLite file in its folder."""
+    if "CELERY_RESULT_BACKEND" in env:
+        return env["CELERY_RESULT_BACKEND"]
+    return f"db+sqlite:///{Path(env['QUEUE_FOLDER']) / 'results.sqlite3'}"
 
 
 @pytest.mark.parametrize("broker", BROKER_ENVS)

@@ -28,7 +28,12 @@ DURATIONS_JSON = Path(__file__).resolve().parent / "durations.json"
 
 SPREAD_ACROSS_WORKERS = frozenset(
     f"tests/{name}.py"
-    for name in ("test_step5_queue_crashes", "test_step5_restarts", "test_fuzz_openapi")
+    for name in (
+        "test_step5_queue_crashes",
+        "test_step5_restarts",
+        "test_step5_deploys",
+        "test_fuzz_openapi",
+    )
 )
 
 
