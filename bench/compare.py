@@ -6,8 +6,9 @@ It prints the table aligned for a terminal. With --write it also stores the same
 compare page's Markdown table and draws them as timelines, one per stage and all stacked, in
 docs/bench/ (bench/timeline.py).
 
-Every stage runs as a reader runs it, on its embedded defaults (stage 4's SQLite file, stage 5's
-queue folder) kept in a scratch folder that is removed afterwards.
+Every stage runs as a reader runs it, on its embedded defaults (stage 4's SQLite file, the queue
+stages' folder) kept in a scratch folder that is removed afterwards. The stages compared are
+uvicorn_harness.stages.STAGES.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from uvicorn_harness.stage_timing import (
     format_table,
     measure_one_job,
 )
+from uvicorn_harness.stages import STAGES, runs_jobs_in_workers
 
 # The compare page includes this table: the rows of the run that drew the timelines.
 TABLE_FILE = TIMELINE_FOLDER / "compare-table.md"
-STAGES = ("step1_blocking", "step2_background", "step3_status", "step4_database", "step5_queue")
 CELERY_READY = " ready."  # the end of the worker's "celery@host ready." line
 
 
@@ -42,8 +43,9 @@ def serve_for_one_job(stage: str, job_seconds: float) -> Iterator[RunningServer]
         env = {"TASK_SECONDS": str(job_seconds)}
         if stage == "step4_database":
             env["DATABASE_URL"] = f"sqlite:///{scratch}/tasks.db"
-        if stage == "step5_queue":
-            # `python -m step5_queue` runs the API and one worker, in one console.
+        if runs_jobs_in_workers(stage):
+            # `python -m step5_queue` (and each later stage) runs the API and one worker, in
+            # one console.
             command = [sys.executable, "-m", stage]
             env |= {**in_a_folder(Path(scratch)), "PORT": "0"}
             with running_server(command=command, env=env) as server:

@@ -1,4 +1,8 @@
-"""The stages the benchmark serves, and what each one needs to run. Add a stage here."""
+"""The stages the benchmark serves, and what each one needs to run.
+
+The stages are uvicorn_harness.stages.STAGES; this module says how each one is deployed. A stage
+whose jobs run in Celery workers needs nothing here: it is served like stage 5, on Redis.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uvicorn_harness import queue_deployments
-from uvicorn_harness.stages import stage_number
+from uvicorn_harness import stages as harness_stages
+from uvicorn_harness.stages import runs_jobs_in_workers, stage_number, stage_topic
 
-# Stage 5's broker and result store; .ci/run makes sure a Redis answers here.
+# The queue stages' broker and result store; .ci/run makes sure a Redis answers here.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-# The same stage on RabbitMQ (results in Redis); .ci/run makes sure one answers here.
+# Stage 5 on RabbitMQ too (results in Redis); .ci/run makes sure one answers here.
 RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 # In every key prefix and queue name, so a stray one on a shared server says whose it is.
 LABEL = "bench"
@@ -60,13 +65,13 @@ def sqlite_file(workdir: Path) -> dict[str, str]:
 
 
 def on_redis(workdir: Path) -> dict[str, str]:
-    """Stage 5 on Redis, as on many machines, under a key prefix of its own. Celery beat's file,
-    if any, stays in the scratch folder."""
+    """A queue stage on Redis, as on many machines, under a key prefix of its own. Celery beat's
+    file, if any, stays in the scratch folder."""
     return queue_deployments.on_redis(REDIS_URL, LABEL, workdir / "queue")
 
 
 def on_rabbitmq(workdir: Path) -> dict[str, str]:
-    """Stage 5 with RabbitMQ as the broker (a queue of its own), results in Redis."""
+    """A queue stage with RabbitMQ as the broker (a queue of its own), results in Redis."""
     return queue_deployments.on_rabbitmq(RABBITMQ_URL, REDIS_URL, LABEL, workdir / "queue")
 
 
@@ -76,52 +81,72 @@ def on_rabbitmq_without_confirms(workdir: Path) -> dict[str, str]:
 
 
 def in_a_folder(workdir: Path) -> dict[str, str]:
-    """Stage 5 on its embedded default: messages and results in a scratch folder."""
+    """A queue stage on its embedded default: messages and results in a scratch folder."""
     return queue_deployments.in_a_folder(workdir / "queue")
 
 
-STAGE_5 = "step5_queue"
-WORKER_NODE = queue_deployments.worker_node(LABEL, STAGE_5)
-
-
-def celery_worker(concurrency: int) -> list[str]:
-    return queue_deployments.worker_command(STAGE_5, concurrency, WORKER_NODE)
-
-
 def queue_stage(
+    package: str,
     broker: str,
     settings: Callable[[Path], dict[str, str]],
     worker_concurrencies: tuple[int, ...] = (4,),
     post_only: bool = False,
 ) -> Stage:
-    """Stage 5 on one broker: the API plus Celery workers of each concurrency."""
+    """A stage whose jobs Celery workers run, on one broker: the API plus a worker of each
+    concurrency (`celery -A <stage>.tasks worker`, named so its "ready." line can be waited for)."""
+    node = queue_deployments.worker_node(LABEL, package)
+
+    def celery_worker(concurrency: int) -> list[str]:
+        return queue_deployments.worker_command(package, concurrency, node)
+
     return Stage(
-        STAGE_5,
-        f"5 queue (Celery, {broker})",
+        package,
+        f"{stage_number(package)} {stage_topic(package)} (Celery, {broker})",
         has_status=not post_only,
         post_only=post_only,
+        # The API keeps nothing per task (the result store does): its memory is not the
+        # question here, and 10,000 more jobs through a worker would add a minute to every run.
         measure_memory=False,
         settings=settings,
         cleanup=queue_deployments.remove_space,
         worker_command=celery_worker,
-        worker_ready_line=queue_deployments.ready_line(WORKER_NODE),
+        worker_ready_line=queue_deployments.ready_line(node),
         worker_concurrencies=worker_concurrencies,
     )
 
 
-STAGES: tuple[Stage, ...] = (
-    Stage("step1_blocking", "1 blocking", has_status=False, measure_memory=False),
+# The stages whose jobs run in the web process, each with what sets it apart.
+IN_THE_WEB_PROCESS = {
+    "step1_blocking": Stage("step1_blocking", "1 blocking", has_status=False, measure_memory=False),
     # Stage 2 keeps nothing per task: the control for the memory figure.
-    Stage("step2_background", "2 background", has_status=False),
-    Stage("step3_status", "3 status (dict)"),
-    Stage("step4_database", "4 database (SQLite)", settings=sqlite_file),
-    # The API keeps nothing per task (the result store does): its memory is not the question
-    # here, and 10,000 more jobs through a worker would add a minute to every run.
-    queue_stage("Redis", on_redis, worker_concurrencies=(4, 1)),
-    # The same stage on the other brokers: how fast 4 worker processes empty each queue.
-    queue_stage("RabbitMQ", on_rabbitmq),
-    # Publisher confirms make each POST wait for RabbitMQ to have the job on disk: the POST
-    # table shows what that costs.
-    queue_stage("RabbitMQ, no publisher confirms", on_rabbitmq_without_confirms, post_only=True),
-    queue_stage("folder", in_a_folder),
+    "step2_background": Stage("step2_background", "2 background", has_status=False),
+    "step3_status": Stage("step3_status", "3 status (dict)"),
+    "step4_database": Stage("step4_database", "4 database (SQLite)", settings=sqlite_file),
+}
+# The stage that introduces the queue is also measured with 1 worker process (a queue empties at
+# the pace of its workers) and on the other brokers (how fast 4 worker processes empty each one).
+QUEUE_STAGE = "step5_queue"
+
+
+def deployments(package: str) -> tuple[Stage, ...]:
+    """What the benchmark serves of one stage: from stage 5 on, the stage on Redis, as on many
+    machines (the later ones too, so each is measured next to the stage before it)."""
+    if not runs_jobs_in_workers(package):
+        return (IN_THE_WEB_PROCESS[package],)
+    if package != QUEUE_STAGE:
+        return (queue_stage(package, "Redis", on_redis),)
+    return (
+        queue_stage(package, "Redis", on_redis, worker_concurrencies=(4, 1)),
+        queue_stage(package, "RabbitMQ", on_rabbitmq),
+        # Publisher confirms make each POST wait for RabbitMQ to have the job on disk: the POST
+        # table shows what that costs.
+        queue_stage(
+            package, "RabbitMQ, no publisher confirms", on_rabbitmq_without_confirms, post_only=True
+        ),
+        queue_stage(package, "folder", in_a_folder),
+    )
+
+
+STAGES: tuple[Stage, ...] = tuple(
+    deployment for package in harness_stages.STAGES for deployment in deployments(package)
 )

@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from bench import charts
-from bench.compare import STAGES as COMPARED_STAGES
 from bench.compare import TABLE_FILE as COMPARE_TABLE
 from bench.compare import serve_for_one_job
 from bench.timeline import CLIENT, JOB, STACKED_FILE, stage_file
 from tests.docs_build import CHINESE, EDITIONS, ENGLISH, Edition
-from tests.docs_pages import OWN_STAGE_PAGES, pages_of
+from tests.docs_pages import pages_of
 from uvicorn_harness.server import REPO_ROOT
 from uvicorn_harness.stage_timing import StageTiming, format_table, measure_one_job
+from uvicorn_harness.stages import STAGES as COMPARED_STAGES
+from uvicorn_harness.stages import runs_jobs_in_workers
 
 # How far a figure on the compare page may be from a fresh measurement: under half the gap between
 # the stages (a whole job length, 1 s), above the noise of a loaded machine (with the suite's test
@@ -65,14 +66,14 @@ def live_timings() -> dict[str, StageTiming]:
     return {row[0]: measure_stage(row[0], _seconds(row[1])) for row in rows}
 
 
-# Stage 5's job runs in a worker process: its lines and the API's each keep their order, but not
-# the order between them (the access line can follow "starting" on a busy machine).
-WORKER_EVENTS = {"step5_queue": {"starting", "ending"}}
+# From stage 5 on the job runs in a worker process: its lines and the API's each keep their
+# order, but not the order between them (the access line can follow "starting" on a busy machine).
+WORKER_EVENTS = {"starting", "ending"}
 
 
 def per_process(stage: str, order: Sequence[str]) -> tuple[list[str], list[str]]:
     """A console order split into the web process's events and the worker's."""
-    worker = WORKER_EVENTS.get(stage, set())
+    worker = WORKER_EVENTS if runs_jobs_in_workers(stage) else set()
     return [e for e in order if e not in worker], [e for e in order if e in worker]
 
 
@@ -166,7 +167,9 @@ def test_timelines_are_the_run_in_the_compare_table(svg: Path) -> None:
             assert off <= _half_a_digit(figure) + 0.00005, f"{svg.name}: {row.label} {event}"
 
 
-@pytest.mark.parametrize(("edition", "page"), pages_of(lambda _edition: list(OWN_STAGE_PAGES)))
+@pytest.mark.parametrize(
+    ("edition", "page"), pages_of(lambda _edition: [f"{stage}.md" for stage in COMPARED_STAGES])
+)
 def test_each_stage_page_shows_its_timeline(edition: Edition, page: str) -> None:
     timeline = stage_file(page.removesuffix(".md"))
     assert f"(bench/{timeline.name})" in (edition.docs / page).read_text("utf-8")

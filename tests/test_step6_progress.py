@@ -2,14 +2,16 @@
 be cancelled while queued or running.
 
 One Celery worker (two processes) and two API processes on the same embedded queue serve the
-module: a stream from either API process must tell the same story. The status contract is
-proven for stage 6 in test_status_contract.py, its crashes in test_step5_queue_crashes.py; the
-live page and Flower in test_step6_live_page.py.
+module: a stream from either API process must tell the same story; `python -m step6_progress`
+measures one job for the run's stage-timings table. The status contract is proven for stage 6 in
+test_status_contract.py, its crashes in test_step5_queue_crashes.py; the live page and Flower in
+test_step6_live_page.py.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from step6_progress.tasks import CANCELLED_LINE, ENDING, STARTING, STEPS
 from tests.console_check import assert_console_matches
 from tests.step5_deployments import embedded_env, post_job, start_api, start_worker
 from uvicorn_harness.server import RunningServer, StartServer, wait_until
+from uvicorn_harness.stage_timing import JOB_SECONDS as SUMMARY_JOB_SECONDS
+from uvicorn_harness.stage_timing import StageTiming, assert_answered_in_a_fraction_of_the_job
 
 STAGE = "step6_progress"
 # Ten steps of 0.15 s: several steps for the stream to report, and a job over in seconds.
@@ -31,6 +35,7 @@ JOB_SECONDS = 1.5
 # A stream that sends nothing for this long has stalled: the test fails instead of hanging.
 STREAM_READ_SECONDS = 20.0
 FINISHED = {"completed", "failed", "cancelled"}
+WORKER_READY = " ready."  # the end of the worker's "celery@host ready." line
 
 
 @dataclass(frozen=True)
@@ -258,3 +263,21 @@ def test_a_stream_open_while_the_pool_process_dies_shows_the_job_run_again(
     # state stands still, the stream reads ever less often, up to once a second.)
     assert events[-1].status == "completed" and events[-1].task["run"] == 2
     assert worker.console_lines(since).count(STARTING) == 2
+
+
+@pytest.fixture(scope="module")
+def stage_server(serve: StartServer) -> RunningServer:
+    """`python -m step6_progress`, the API and its worker in one console, with the summary
+    table's job: the server the conftest's `stage_timing` measures one job on."""
+    env = {**embedded_env(), "TASK_SECONDS": str(SUMMARY_JOB_SECONDS), "PORT": "0"}
+    server = serve(command=[sys.executable, "-m", STAGE], env=env)
+    server.wait_for_line(lambda text: text.endswith(WORKER_READY))
+    return server
+
+
+def test_the_response_leaves_before_a_worker_starts_the_job(stage_timing: StageTiming) -> None:
+    # The worker's lines and the API's each keep their order, not the order between them.
+    app_lines = [event for event in stage_timing.console_order if event != "POST 200"]
+    assert app_lines == ["entering", "exiting", "starting", "ending"]
+    assert "POST 200" in stage_timing.console_order
+    assert_answered_in_a_fraction_of_the_job(stage_timing)

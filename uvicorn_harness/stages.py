@@ -12,15 +12,34 @@ from types import ModuleType
 
 from uvicorn_harness.server import REPO_ROOT
 
-STAGE_FOLDER = re.compile(r"^step(?P<number>\d+)_[a-z0-9_]+$")
+STAGE_FOLDER = re.compile(r"^step(?P<number>\d+)_(?P<topic>[a-z0-9_]+)$")
+# Every stage, in the order the docs teach them: the stages `make compare`, the Compare page, its
+# timelines and the benchmark put side by side. A new stage joins them all by joining this tuple.
+STAGES = (
+    "step1_blocking",
+    "step2_background",
+    "step3_status",
+    "step4_database",
+    "step5_queue",
+    "step6_progress",
+)
+
+
+def _folder_parts(stage: str) -> re.Match[str]:
+    match = STAGE_FOLDER.match(stage)
+    if match is None:
+        raise ValueError(f"not a stage folder: {stage!r}")
+    return match
 
 
 def stage_number(stage: str) -> int:
     """5 for "step5_queue"."""
-    match = STAGE_FOLDER.match(stage)
-    if match is None:
-        raise ValueError(f"not a stage folder: {stage!r}")
-    return int(match.group("number"))
+    return int(_folder_parts(stage).group("number"))
+
+
+def stage_topic(stage: str) -> str:
+    """What the stage adds, as its folder names it: "queue" for "step5_queue"."""
+    return _folder_parts(stage).group("topic").replace("_", " ")
 
 
 def runs_jobs_in_workers(stage: str) -> bool:
