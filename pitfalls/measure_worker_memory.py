@@ -264,7 +264,7 @@ def as_markdown(runs: list[WorkerRun], leak_kib: int, stamp_text: str) -> str:
         rows += [
             "",
             "<!-- --8<-- [start:replacement] -->",
-            f"| what a replacement cost (median, lowest to highest, of {len(done)}) | |",
+            f"| what a replacement cost (median, lowest to highest, of {len(done)}) | time |",
             "|---|---:|",
             "| the next job waited: from the last job's end to the next job's start "
             f"| {spread([r.pause for r in done])} |",
