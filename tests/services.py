@@ -17,7 +17,6 @@ the suite's own laptop test uses it).
 from __future__ import annotations
 
 import functools
-import getpass
 import os
 import pwd
 import shutil
@@ -36,24 +35,49 @@ import pytest
 SKIP_PREFIX = "needs "  # every skip reason of a missing service starts "needs <name>"
 
 
+class NotStarted(Exception):
+    """No throwaway server could be started: why, in the reader's words, and what fixes it."""
+
+    def __init__(self, cause: str, fix: str) -> None:
+        super().__init__(cause)
+        self.cause, self.fix = cause, fix
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
     url_variable: str
     default_url: str
-    provide: str  # the one command that gives a reader this service
+    provide: str  # the one command that installs this service on Debian/Ubuntu
     answers: Callable[[str], bool]
-    start_throwaway: Callable[[ExitStack], str | None]  # a URL, or None when not installed
+    start_throwaway: Callable[[ExitStack], str]  # a URL; raises NotStarted
 
     @property
     def url(self) -> str:
         return os.environ.get(self.url_variable, self.default_url)
 
-    def skip_reason(self) -> str:
+    @property
+    def _left_out_variable(self) -> str:
+        return f"{self.url_variable}_LEFT_OUT"
+
+    def left_out_because(self, cause: str, fix: str) -> None:
+        """Say, for this run and every xdist worker it starts, why the service is missing."""
+        os.environ[self._left_out_variable] = f"{cause}\t{fix}"
+
+    def why_missing(self) -> tuple[str, str]:
+        """The cause and the fix: as provide_services found them, or the plain case."""
+        said = os.environ.get(self._left_out_variable)
+        if said and "\t" in said:
+            cause, fix = said.split("\t", 1)
+            return cause, fix
         return (
-            f"{SKIP_PREFIX}{self.name}: nothing answers at {self.url} "
-            f"(provide it: {self.provide}, or point {self.url_variable} at one)"
+            f"nothing answers at {self.url}",
+            f"{self.provide}, or point {self.url_variable} at one",
         )
+
+    def skip_reason(self) -> str:
+        cause, fix = self.why_missing()
+        return f"{SKIP_PREFIX}{self.name}: {cause} (provide it: {fix})"
 
 
 def _host_port(url: str, default_port: int) -> tuple[str, int]:
@@ -126,10 +150,14 @@ def _redis_executor(stack: ExitStack, *, appendonly: bool = False) -> tuple[Any,
     return redis, f"redis://127.0.0.1:{port}/0"
 
 
-def _start_redis(stack: ExitStack) -> str | None:
+def _not_installed(program: str, install: str) -> NotStarted:
+    return NotStarted(f"nothing answers, and {program} is not installed", install)
+
+
+def _start_redis(stack: ExitStack) -> str:
     found = _redis_executor(stack)
     if found is None:
-        return None
+        raise _not_installed("redis-server", SERVICES["Redis"].provide)
     redis, url = found
     stack.enter_context(redis)  # mirakuru executors start on enter and stop on exit
     return url
@@ -205,7 +233,7 @@ class RabbitMqNode:
             # here). Sent to the whole group, `su` in Debian's wrapper also gets it, waits 2 s,
             # then kills the shell ("Session terminated, killing shell... ...killed."): 2.9 s.
             for process in self._processes:
-                if process.name() == "beam.smp":
+                if _is_erlang_vm(process):
                     process.terminate()
         deadline = time.monotonic() + 30
         while running := [process for process in self._processes if _still_runs(process)]:
@@ -213,6 +241,17 @@ class RabbitMqNode:
                 raise TimeoutError(f"RabbitMQ processes {running} outlived its stop")
             time.sleep(0.05)  # polling, with a deadline, processes we started
         self.executor.stop()  # its processes are gone: only mirakuru's bookkeeping is left
+
+
+def _is_erlang_vm(process: Any) -> bool:
+    """The process is RabbitMQ's Erlang VM; False for one that has exited meanwhile (the
+    wrapper's helpers come and go while the node starts and stops)."""
+    import psutil
+
+    try:
+        return bool(process.name() == "beam.smp")
+    except (psutil.NoSuchProcess, FileNotFoundError):
+        return False
 
 
 def _still_runs(process: Any) -> bool:
@@ -229,10 +268,10 @@ def _still_runs(process: Any) -> bool:
         return False
 
 
-def _start_rabbitmq(stack: ExitStack) -> str | None:
+def _start_rabbitmq(stack: ExitStack) -> str:
     found = _rabbitmq_executor(stack)
     if found is None:
-        return None
+        raise _not_installed("rabbitmq-server", SERVICES["RabbitMQ"].provide)
     executor, url, config = found
     node = RabbitMqNode(executor, config)
     node.start()
@@ -249,17 +288,42 @@ def _pg_ctl() -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
-def _start_postgres(stack: ExitStack) -> str | None:
+# Who runs the throwaway PostgreSQL when the suite runs as root, which initdb refuses: the
+# account Debian's postgresql package creates for its own server.
+POSTGRES_ACCOUNT = "postgres"
+
+
+def _pg_ctl_for_this_user(stack: ExitStack, pg_ctl: str, folder: Path) -> str:
+    """pg_ctl itself, or, as root, a wrapper that runs it as the `postgres` account (initdb
+    and the server refuse root), with the folder handed over to that account."""
+    if os.geteuid() != 0:
+        return pg_ctl
+    try:
+        account = pwd.getpwnam(POSTGRES_ACCOUNT)
+    except KeyError:
+        raise NotStarted(
+            "nothing answers; PostgreSQL is installed, but initdb refuses root and there is no "
+            f"`{POSTGRES_ACCOUNT}` account to run it as",
+            "run the tests as another user, or start the installed server "
+            "(sudo pg_ctlcluster <version> main start)",
+        ) from None
+    os.chown(folder, account.pw_uid, account.pw_gid)
+    wrapper = folder / "pg_ctl"
+    wrapper.write_text(f'#!/bin/sh\nexec runuser -u {POSTGRES_ACCOUNT} -- "{pg_ctl}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def _start_postgres(stack: ExitStack) -> str:
     pg_ctl = _pg_ctl()
-    # initdb refuses to run as root; a root machine without a running server has none to offer.
-    if pg_ctl is None or getpass.getuser() == "root":
-        return None
+    if pg_ctl is None:
+        raise _not_installed("PostgreSQL's pg_ctl", SERVICES["PostgreSQL"].provide)
     from pytest_postgresql.executors.proc import PostgreSQLExecutor
 
     folder = _scratch_folder(stack, "postgres")
     port = _free_port()
     postgres = PostgreSQLExecutor(
-        pg_ctl,
+        _pg_ctl_for_this_user(stack, pg_ctl, folder),
         host="127.0.0.1",
         port=port,
         datadir=str(folder / "data"),
@@ -314,21 +378,48 @@ def under_ci() -> bool:
 
 
 def provide_services(stack: ExitStack) -> list[str]:
-    """Make every service answer if this machine can; the names of those that still don't."""
+    """Make every service answer if this machine can; the names of those that still don't,
+    each with the reason it gives its skipped tests (Service.why_missing)."""
     missing = []
     may_start = os.environ.get("TEST_START_SERVICES", "1") != "0"
     for service in SERVICES.values():
         if service.answers(service.url):
             continue
+        missing.append(service.name)
         # A URL the reader named is theirs: never replace it with a throwaway server.
-        url = None
-        if may_start and service.url_variable not in os.environ:
-            with suppress(Exception):  # a failed start leaves the service missing, as named
-                url = service.start_throwaway(stack)
-        if url is not None and service.answers(url):
+        if service.url_variable in os.environ:
+            service.left_out_because(
+                f"nothing answers at {service.url}, which {service.url_variable} names",
+                f"start it, or point {service.url_variable} at one that answers",
+            )
+            continue
+        if not may_start:
+            service.left_out_because(
+                f"nothing answers at {service.url}, and TEST_START_SERVICES=0 starts none",
+                f"{service.provide}, then run without TEST_START_SERVICES=0",
+            )
+            continue
+        try:
+            url = service.start_throwaway(stack)
+        except NotStarted as why:
+            service.left_out_because(why.cause, why.fix)
+            continue
+        except Exception as error:  # the server is there but would not start: say how
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            service.left_out_because(
+                f"nothing answers; {service.name} is installed, but a throwaway server for "
+                f"this run did not start ({type(error).__name__}: {first_line[:200]})",
+                f"start the installed server, or point {service.url_variable} at one",
+            )
+            continue
+        if service.answers(url):
             os.environ[service.url_variable] = url
+            missing.pop()
         else:
-            missing.append(service.name)
+            service.left_out_because(
+                f"nothing answers; a throwaway {service.name} started at {url} but does not",
+                f"start the installed server, or point {service.url_variable} at one",
+            )
     return missing
 
 
@@ -377,11 +468,8 @@ def left_out_lines(skip_reasons: list[tuple[str, str]]) -> list[str]:
 
     `skip_reasons` holds (test module, skip reason) for every skipped test of the run.
     """
-    needs = [
-        (service.name, f"not reachable at {service.url}", service.provide)
-        for service in SERVICES.values()
-    ]
-    needs.append((NETWORK_NAMESPACES, "cannot be made", NAMESPACES_PROVIDE))
+    needs = [(service.name, *service.why_missing()) for service in SERVICES.values()]
+    needs.append((NETWORK_NAMESPACES, "this run cannot make them", NAMESPACES_PROVIDE))
     lines = []
     for name, problem, provide in needs:
         prefix = f"{SKIP_PREFIX}{name}:"
@@ -389,7 +477,7 @@ def left_out_lines(skip_reasons: list[tuple[str, str]]) -> list[str]:
         count = sum(reason.startswith(prefix) for _, reason in skip_reasons)
         if count:
             lines.append(
-                f"{name} {problem}: {count} tests did not run ({', '.join(modules)}). "
+                f"{name}: {problem}: {count} tests did not run ({', '.join(modules)}). "
                 f"Provide it: {provide}"
             )
     return lines

@@ -74,7 +74,11 @@ def test_without_services_the_run_passes_and_names_each_one_left_out(laptop: str
     assert "left out: services this machine does not have" in run.stdout
     for service in SERVICES.values():
         line = next(
-            (line for line in run.stdout.splitlines() if line.startswith(f"{service.name} not ")),
+            (
+                line
+                for line in run.stdout.splitlines()
+                if line.startswith(f"{service.name}: nothing answers")
+            ),
             None,
         )
         assert line is not None, f"no line names {service.name}:\n{run.stdout}"
