@@ -42,19 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """xdist's `loadfile` (a module is one unit of work), except in the modules whose every
-    test is a unit of its own (work_order.SPREAD_ACROSS_WORKERS). Units are handed out in
-    collection order, which pytest_collection_modifyitems made longest first.
-
-    Kept while `--dist loadgroup` with xdist_group marks groups nothing: it does not on the
-    pytest 9.2.0 and pytest-xdist 3.8.0 installed here (pytest-xdist#1386's reproducer)."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ByUnitOfWork(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return work_order.unit_of(nodeid)
-
-    return ByUnitOfWork(config, log)
+    """Units of work handed out longest first, the RUNS_ALONE ones last: tests/work_order.py."""
+    return work_order.make_scheduler(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

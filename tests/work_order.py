@@ -18,6 +18,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,10 @@ SPREAD_ACROSS_WORKERS = frozenset(
         "test_fuzz_openapi",
     )
 )
+# Units that compare a page with a live measurement: they run after every other unit, on one
+# worker, with no other test process left, so nothing of the suite competes for the cores while
+# they measure (on 2 cores, five busy test processes delay a worker's first job by 0.5-0.9 s).
+RUNS_ALONE = frozenset({"tests/test_docs_compare.py"})
 
 
 def unit_of(nodeid: str) -> str:
@@ -56,11 +61,78 @@ def longest_first(nodeids: list[str]) -> list[str]:
     seconds = stored_seconds()
     first_seen = {unit: place for place, unit in enumerate(dict.fromkeys(map(unit_of, nodeids)))}
 
-    def key(nodeid: str) -> tuple[float, int]:
+    def key(nodeid: str) -> tuple[bool, float, int]:
         unit = unit_of(nodeid)
-        return (-seconds.get(unit, float("inf")), first_seen[unit])
+        return (unit in RUNS_ALONE, -seconds.get(unit, float("inf")), first_seen[unit])
 
     return sorted(nodeids, key=key)  # stable: within a unit, collection order
+
+
+def make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's `loadfile` with our units of work, handed out in collection order (longest first),
+    and the RUNS_ALONE units kept back until every other worker has finished and exited.
+
+    An xdist worker runs a test only once it knows the next one (or that there is none), so a
+    worker with one test left is waiting, not running: that is the moment to give it the units
+    that run alone. Kept while `--dist loadgroup` with xdist_group marks groups nothing (it does
+    not on pytest 9.2.0 with pytest-xdist 3.8.0: pytest-xdist#1386's reproducer)."""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ByUnitOfWork(LoadScopeScheduling):  # type: ignore[misc]
+        def __init__(self, config: pytest.Config, log: Any) -> None:
+            super().__init__(config, log)
+            self.held: dict[str, dict[str, bool]] = {}
+            self.alone_on: Any = None  # the worker that will run the held units
+
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+        def _hold_back(self) -> None:
+            for unit in [unit for unit in self.workqueue if unit in RUNS_ALONE]:
+                self.held[unit] = self.workqueue.pop(unit)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            self._hold_back()
+            if self.workqueue:
+                super()._assign_work_unit(node)
+
+        def _reschedule(self, node: Any) -> None:
+            self._hold_back()
+            if node.shutting_down or self.workqueue or not self.held:
+                super()._reschedule(node)
+            elif self.alone_on is None:
+                self.alone_on = node
+            if node is not self.alone_on and not self.workqueue and self.held:
+                node.shutdown()
+            self._release_held()
+
+        def remove_node(self, node: Any) -> str | None:
+            crashed: str | None = super().remove_node(node)
+            if node is self.alone_on:
+                self.alone_on = None  # it crashed: the next worker to run out takes over
+            self._release_held()
+            return crashed
+
+        def _release_held(self) -> None:
+            node = self.alone_on
+            if node is None or self.workqueue or not self.held:
+                return
+            if self.nodes != [node] or self._pending_of(self.assigned_work[node]) > 1:
+                return
+            self.workqueue.update(self.held)
+            self.held.clear()
+            while self.workqueue:
+                super()._assign_work_unit(node)
+
+        @property
+        def tests_finished(self) -> bool:
+            return not self.held and bool(super().tests_finished)
+
+        @property
+        def has_pending(self) -> bool:
+            return bool(self.held) or bool(super().has_pending)
+
+    return ByUnitOfWork(config, log)
 
 
 @dataclass(frozen=True)

@@ -88,13 +88,15 @@ def measure_one_job(server: RunningServer, stage: str, job_seconds: float) -> St
 
 
 def assert_answered_in_a_fraction_of_the_job(timing: StageTiming) -> None:
-    """A background stage answers in under a quarter of the job (and 1 s); the job still runs.
+    """A background stage answers in under half the job (and 1 s); the job still runs.
 
     The cases to separate: the blocking stage answers after the whole job, the background ones
-    in 10-80 ms. A quarter leaves room for a first request on a loaded 2-core machine (stage
-    5's first POST opens its result store and broker connections: over 200 ms seen there).
+    in 10-80 ms. Half the job is the midpoint between the two, so a first request on a loaded
+    2-core machine still lands on its side: the first POST to stages 5 and 6 opens the result
+    store and the broker connection and finalizes the Celery app, 0.7 s seen there while four
+    other test processes kept both cores busy.
     """
-    assert timing.response_seconds < min(timing.job_seconds / 4, 1.0), (
+    assert timing.response_seconds < min(timing.job_seconds / 2, 1.0), (
         f"{timing.stage} answered after {timing.response_seconds:.3f} s "
         f"(job {timing.job_seconds:g} s)"
     )
